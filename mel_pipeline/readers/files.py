@@ -1,0 +1,125 @@
+"""Discovering raw files and deciding, before any parsing, whether a file can be read at all.
+
+A file that fails here is quarantined whole: `UnreadableFile` carries one clear message naming
+what is wrong. Nothing in this module parses rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+SNIFF_BYTES = 64 * 1024
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+SUFFIX_FORMATS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".xlsx": "xlsx", ".xml": "xml"}
+
+
+class UnreadableFile(Exception):
+    """The file as a whole cannot be read; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A file found under a source's folder."""
+
+    path: Path
+    relative_path: str
+    format: str
+    sha256: str
+    size: int
+
+
+def sha256_of(path: Path) -> str:
+    """Content hash, read in blocks so a large file is never held in memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def discover(folder: Path, raw_root: Path, formats: tuple[str, ...]) -> list[RawFile]:
+    """Every regular file in `folder` (not hidden, not a link escaping `raw_root`), sorted by name.
+
+    Paths are reported relative to `raw_root`, e.g. `participants/2024-S1.csv`.
+
+    A file whose extension is not one of the source's formats is still returned, with format
+    'unsupported', so it is reported rather than silently ignored.
+    """
+    if not folder.is_dir():
+        return []
+    root = raw_root.resolve()
+    found = []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith((".", "~$")) or not path.is_file():
+            continue
+        relative = path.relative_to(raw_root).as_posix()
+        if not path.resolve().is_relative_to(root):
+            found.append(RawFile(path, relative, "outside", "", 0))
+            continue
+        file_format = SUFFIX_FORMATS.get(path.suffix.lower(), "unsupported")
+        if file_format not in formats:
+            file_format = "unsupported"
+        found.append(RawFile(path, relative, file_format, sha256_of(path), path.stat().st_size))
+    return found
+
+
+def check_readable(raw: RawFile, formats: tuple[str, ...]) -> None:
+    """Raise UnreadableFile if the file is empty, of another format than its name says, or not UTF-8 text."""
+    if raw.format == "outside":
+        raise UnreadableFile(f"{raw.relative_path}: a link to a file outside the raw data folder; refusing to read it")
+    if raw.format == "unsupported":
+        raise UnreadableFile(
+            f"{raw.relative_path}: '{raw.path.suffix or 'no extension'}' files are not accepted here; "
+            f"save it as one of: {', '.join(formats)}")
+    if raw.size == 0:
+        raise UnreadableFile(f"{raw.relative_path}: the file is empty (0 bytes)")
+    with raw.path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if raw.format == "xlsx":
+        if head.startswith(OLE_MAGIC):
+            raise UnreadableFile(f"{raw.relative_path}: this is a legacy .xls workbook renamed .xlsx; save it as .xlsx")
+        if not head.startswith(ZIP_MAGIC):
+            raise UnreadableFile(f"{raw.relative_path}: not an Excel .xlsx workbook (it does not start like one)")
+        return
+    if head.startswith(ZIP_MAGIC) or head.startswith(OLE_MAGIC):
+        raise UnreadableFile(f"{raw.relative_path}: this is a spreadsheet or archive, not {raw.format.upper()} text; "
+                             "export it as CSV UTF-8 or give it its real extension")
+    if head.startswith(UTF16_BOMS):
+        raise UnreadableFile(f"{raw.relative_path}: the file is UTF-16 encoded; save it as UTF-8")
+    check_utf8(raw)
+
+
+def check_utf8(raw: RawFile) -> None:
+    """Stream the file through a strict UTF-8 decoder; report the first bad byte with its line."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    offset = 0
+    line = 1
+    with raw.path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            if b"\x00" in block:
+                position = offset + block.index(b"\x00")
+                raise UnreadableFile(f"{raw.relative_path}: binary content (a NUL byte at byte {position}); "
+                                     "this is not a text file")
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                position = offset + error.start
+                bad = block[error.start:error.start + 1]
+                line += block[:error.start].count(b"\n")
+                hint = " It looks like Latin-1/Windows-1252." if bad and 0x80 <= bad[0] <= 0xFF else ""
+                raise UnreadableFile(
+                    f"{raw.relative_path}: not valid UTF-8 (byte 0x{bad.hex()} at line {line}, byte {position}).{hint} "
+                    "Save the file as 'CSV UTF-8'") from None
+            line += block.count(b"\n")
+            offset += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise UnreadableFile(f"{raw.relative_path}: the file ends in the middle of a character (truncated?)") from None

@@ -1,0 +1,58 @@
+"""Settings in one place: paths, the pseudonym key, disclosure threshold and DuckDB limits.
+
+Every path is resolved relative to the repository root unless an environment variable overrides
+it. Nothing is read from the environment at import time: call `Settings.from_env()` when a run
+starts, so tests can point a run at temporary folders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Development default only: documented in README and docs/security.md. Any real deployment sets
+# MEL_PSEUDONYM_KEY; `mel run` warns when the default is in use.
+DEVELOPMENT_PSEUDONYM_KEY = "mel-pipeline-development-key-not-for-real-data"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the pipeline reads and writes, and the knobs an operator may turn."""
+
+    raw_dir: Path
+    warehouse_path: Path
+    marts_dir: Path
+    indicators_dir: Path
+    pseudonym_key: str
+    suppression_threshold: int
+    duckdb_memory_limit: str
+    duckdb_threads: int
+    as_of: dt.date
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Settings":
+        """Build settings from MEL_* environment variables, falling back to repository defaults."""
+        env = os.environ
+        data_dir = Path(env.get("MEL_DATA_DIR", REPO_ROOT / "data"))
+        as_of_text = env.get("MEL_AS_OF")
+        settings = cls(
+            raw_dir=Path(env.get("MEL_RAW_DIR", data_dir / "raw")),
+            warehouse_path=Path(env.get("MEL_WAREHOUSE", data_dir / "warehouse" / "mel.duckdb")),
+            marts_dir=Path(env.get("MEL_MARTS_DIR", data_dir / "marts")),
+            indicators_dir=Path(env.get("MEL_INDICATORS_DIR", REPO_ROOT / "indicators")),
+            pseudonym_key=env.get("MEL_PSEUDONYM_KEY", DEVELOPMENT_PSEUDONYM_KEY),
+            suppression_threshold=int(env.get("MEL_SUPPRESSION_THRESHOLD", "11")),
+            duckdb_memory_limit=env.get("MEL_DUCKDB_MEMORY_LIMIT", "1GB"),
+            duckdb_threads=int(env.get("MEL_DUCKDB_THREADS", str(os.cpu_count() or 2))),
+            as_of=dt.date.fromisoformat(as_of_text) if as_of_text else dt.date.today(),
+        )
+        return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def uses_development_key(self) -> bool:
+        """True when no real pseudonym key was configured."""
+        return self.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY
