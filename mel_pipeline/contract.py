@@ -41,6 +41,19 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+?[0-9 ()-]{8,20}$"
 PROJECT_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
 EARLIEST_DATE = pd.Timestamp("2015-01-01")
+INDICATOR_CODE_PATTERN = r"^[A-Z]{3}-[0-9]{2}$"
+THEME_LIST_PATTERN = r"^(awareness|capacity|enforcement|compliance|cla)(;(awareness|capacity|enforcement|compliance|cla))*$"
+SERIES_CODE_PATTERN = r"^[a-z0-9_]{3,64}$"
+# What to tell a grantee instead of a regular expression.
+PATTERN_HINTS = {
+    CURP_PATTERN: "a CURP (18 characters, e.g. GAPM850101HDFRRR09)",
+    EMAIL_PATTERN: "an email address",
+    PHONE_PATTERN: "a phone number (8 to 20 digits, spaces, +, - or brackets)",
+    PROJECT_CODE_PATTERN: "a project code (capital letters, digits and '-', e.g. CALLE)",
+    INDICATOR_CODE_PATTERN: "an indicator code such as AWR-01",
+    THEME_LIST_PATTERN: "theme codes separated by ';' (awareness;capacity;enforcement;compliance;cla)",
+    SERIES_CODE_PATTERN: "a series code in lower case with '_' (e.g. rrm_days_to_resolution)",
+}
 
 
 @register_check_method(statistics=["left", "operator", "right"], supported_types=pd.DataFrame)
@@ -67,11 +80,15 @@ def column(
     checks: tuple[pa.Check, ...] = (),
     description: str = "",
     default: str | None = None,
+    case: str | None = None,
+    counts_selections: bool = False,
 ) -> pa.Column:
     """A pandera column carrying the reader metadata this project needs.
 
     `required` means a value is needed in every row; `optional_column` means the column may be
-    absent from the file (it is then read as empty, or as `default`).
+    absent from the file (it is then read as empty, or as `default`). `case` ('upper' or 'lower')
+    folds free codes; `counts_selections` lets an integer column take a survey's space-separated
+    select-multiple answer and count the options chosen.
     """
     assert kind in KINDS, kind
     all_checks = list(checks)
@@ -89,6 +106,8 @@ def column(
             "vocabulary": vocabulary,
             "optional_column": optional_column,
             "default": default,
+            "case": case,
+            "counts_selections": counts_selections,
         },
     )
 
@@ -106,7 +125,7 @@ def period_columns(as_of: dt.date) -> list[pa.Column]:
 
 def project_code_column(description: str = "Project code, as in the portfolio register.") -> pa.Column:
     """The project code every grantee record carries."""
-    return column("project_code", "code", aliases=("proyecto", "codigo_proyecto", "clave_proyecto", "project"),
+    return column("project_code", "code", aliases=("proyecto", "codigo_proyecto", "clave_proyecto", "project"), case="upper",
                   checks=(pa.Check.str_matches(PROJECT_CODE_PATTERN),), description=description)
 
 
@@ -158,7 +177,7 @@ class Source:
 
 def _projects(as_of: dt.date) -> pa.DataFrameSchema:
     return frame([
-        column("project_code", "code", aliases=("codigo_proyecto", "clave_proyecto", "proyecto"),
+        column("project_code", "code", aliases=("codigo_proyecto", "clave_proyecto", "proyecto"), case="upper",
                checks=(pa.Check.str_matches(PROJECT_CODE_PATTERN),),
                description="Short upper-case code that every grantee record uses."),
         column("title", "text", aliases=("titulo", "nombre_proyecto"), checks=(pa.Check.str_length(3, 300),)),
@@ -169,7 +188,7 @@ def _projects(as_of: dt.date) -> pa.DataFrameSchema:
         column("budget_usd", "number", required=False, optional_column=True,
                aliases=("presupuesto_usd", "presupuesto", "monto_usd"), checks=(pa.Check.ge(0),)),
         column("themes", "text", aliases=("temas",),
-               checks=(pa.Check.str_matches(r"^(awareness|capacity|enforcement|compliance|cla)(;(awareness|capacity|enforcement|compliance|cla))*$"),),
+               checks=(pa.Check.str_matches(THEME_LIST_PATTERN),),
                description="Semicolon-separated theme codes: awareness;capacity;enforcement;compliance;cla."),
         column("report_due_days", "integer", required=False, optional_column=True, default="30",
                aliases=("dias_entrega",), checks=(pa.Check.in_range(0, 365),),
@@ -182,7 +201,7 @@ def _indicator_reports(as_of: dt.date) -> pa.DataFrameSchema:
     return frame([
         project_code_column(),
         column("indicator_code", "code", aliases=("codigo_indicador", "indicador", "clave_indicador"),
-               checks=(pa.Check.str_matches(r"^[A-Z]{3}-[0-9]{2}$"),)),
+               case="upper", checks=(pa.Check.str_matches(INDICATOR_CODE_PATTERN),)),
         *period_columns(as_of),
         *disaggregation_columns(),
         column("numerator", "number", required=False, optional_column=True, aliases=("numerador",),
@@ -205,7 +224,7 @@ def _targets(as_of: dt.date) -> pa.DataFrameSchema:
     return frame([
         project_code_column(),
         column("indicator_code", "code", aliases=("codigo_indicador", "indicador"),
-               checks=(pa.Check.str_matches(r"^[A-Z]{3}-[0-9]{2}$"),)),
+               case="upper", checks=(pa.Check.str_matches(INDICATOR_CODE_PATTERN),)),
         column("period_start", "date", aliases=("periodo_inicio",), checks=(pa.Check.ge(EARLIEST_DATE),)),
         column("period_end", "date", aliases=("periodo_fin",)),
         column("baseline", "number", required=False, optional_column=True, aliases=("linea_base",)),
@@ -298,7 +317,7 @@ def _feedback(as_of: dt.date) -> pa.DataFrameSchema:
         column("respondent_name", "identifier", required=False, optional_column=True, aliases=("nombre", "nombre_contacto")),
         column("respondent_phone", "identifier", required=False, optional_column=True, aliases=("telefono", "telefono_contacto"),
                checks=(pa.Check.str_matches(PHONE_PATTERN),)),
-        column("rights_known", "integer", required=False, aliases=("derechos_conocidos",), checks=(pa.Check.in_range(0, 5),),
+        column("rights_known", "integer", required=False, aliases=("derechos_conocidos",), counts_selections=True, checks=(pa.Check.in_range(0, 5),),
                description="How many of the five reform rights the respondent could name (select-multiple counted)."),
         column("enforcement_improved", "integer", required=False, aliases=("mejora_inspeccion", "mejora_aplicacion"), checks=score,
                description="1-5: labor-law enforcement has improved in the last year."),
@@ -313,7 +332,7 @@ def _feedback(as_of: dt.date) -> pa.DataFrameSchema:
 
 def _sentinel(as_of: dt.date) -> pa.DataFrameSchema:
     return frame([
-        column("series_code", "code", aliases=("serie", "codigo_serie"), checks=(pa.Check.str_matches(r"^[a-z0-9_]{3,64}$"),)),
+        column("series_code", "code", aliases=("serie", "codigo_serie"), case="lower", checks=(pa.Check.str_matches(SERIES_CODE_PATTERN),)),
         column("observed_on", "date", aliases=("date", "fecha", "fecha_observacion"),
                checks=(pa.Check.ge(pd.Timestamp("2000-01-01")), pa.Check.le(pd.Timestamp(as_of)))),
         column("geography", "code", aliases=("geografia", "estado"), vocabulary=codes.STATE_OR_TOTAL),
@@ -326,7 +345,7 @@ def _sentinel(as_of: dt.date) -> pa.DataFrameSchema:
 
 def _iati(as_of: dt.date) -> pa.DataFrameSchema:
     return frame([
-        column("iati_identifier", "text"),
+        column("iati_identifier", "text", required=False),
         column("result_index", "integer", checks=(pa.Check.ge(1),)),
         column("result_type", "code", required=False, vocabulary={"1": ["output"], "2": ["outcome"], "3": ["impact"], "9": ["other"]}),
         column("result_title", "text", required=False),

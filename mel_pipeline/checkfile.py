@@ -1,0 +1,52 @@
+"""`mel check`: validate one file against a source's contract in memory, loading nothing.
+
+The projects register is read from `data/raw/projects/` into the same in-memory database first,
+so the cross-source rules (known project, dates within the project) apply as in a real run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from mel_pipeline.contract import SOURCES
+from mel_pipeline.ingest import FileResult, ensure_staging_table, ingest_source, load_file
+from mel_pipeline.readers.files import SUFFIX_FORMATS, RawFile, UnreadableFile, sha256_of
+from mel_pipeline.settings import Settings
+from mel_pipeline.warehouse import AUDIT_TABLES_SQL, configure
+
+
+def check_file(path: Path, source_name: str, settings: Settings) -> tuple[list[str], FileResult]:
+    """Every problem as 'file:row: column: message' lines, and the file's counts."""
+    if source_name not in SOURCES:
+        raise SystemExit(f"unknown source {source_name!r}; choose one of: {', '.join(SOURCES)}")
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such file")
+    source = SOURCES[source_name]
+    schema = source.schema(settings.as_of)
+    connection = duckdb.connect()
+    try:
+        configure(connection, settings)
+        connection.execute(AUDIT_TABLES_SQL)
+        needs_register = any(ref == "projects" for _, ref, _ in source.references) or source.within_project_dates
+        if needs_register and source_name != "projects":
+            ingest_source(connection, settings, "projects")
+        ensure_staging_table(connection, source, schema)
+        file_format = SUFFIX_FORMATS.get(path.suffix.lower(), "unsupported")
+        raw = RawFile(path, str(path), file_format if file_format in source.formats else "unsupported",
+                      sha256_of(path), path.stat().st_size)
+        try:
+            result = load_file(connection, settings, source, schema, raw)
+        except (UnreadableFile, duckdb.InvalidInputException) as error:
+            message = str(error) if isinstance(error, UnreadableFile) else f"{path}: could not be read ({error})"
+            return [message], FileResult(str(path), "quarantined", notes=[message])
+        problems = [
+            f"{file}:{row}: {column or '(row)'}: {message}"
+            for file, row, column, message in connection.execute(
+                'SELECT file, row_number, "column", message FROM rejected_rows WHERE source = ? AND file = ? '
+                "ORDER BY row_number", [source_name, str(path)]).fetchall()
+        ]
+        return problems, result
+    finally:
+        connection.close()

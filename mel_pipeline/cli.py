@@ -1,0 +1,112 @@
+"""The `mel` command: run the pipeline, check one file, generate data, write the contract, start the UI."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from mel_pipeline.settings import REPO_ROOT, Settings
+
+
+def run(args: argparse.Namespace) -> int:
+    """Materialize the whole asset graph in this process and print a per-source summary."""
+    import dagster as dg
+
+    from mel_pipeline.defs.definitions import defs
+    from mel_pipeline.run_summary import print_run_summary
+    from mel_pipeline.warehouse import refresh_lock
+
+    settings = Settings.from_env()
+    if settings.uses_development_key:
+        print("note: MEL_PSEUDONYM_KEY is not set; using the development key (fine for sample data only)")
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    job = defs.resolve_implicit_global_asset_job_def()
+    with refresh_lock(settings):
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            tags={"mel/trigger": "cli"},
+        )
+    print_run_summary(settings, result)
+    return 0 if result.success else 1
+
+
+def check(args: argparse.Namespace) -> int:
+    """Validate one file against a source's contract without loading it; list every problem."""
+    from mel_pipeline.checkfile import check_file
+
+    problems, result = check_file(Path(args.file), args.source, Settings.from_env())
+    for problem in problems:
+        print(problem)
+    print(f"{args.file}: {result.rows_read} rows read, {result.rows_loaded} valid, {result.rows_rejected} rejected"
+          + (" (file quarantined)" if result.status == "quarantined" else ""))
+    return 1 if result.rows_rejected or result.status == "quarantined" else 0
+
+
+def generate(args: argparse.Namespace) -> int:
+    """Write deterministic synthetic data for every source."""
+    from mel_pipeline.synthetic import generate as generate_data
+
+    reference = REPO_ROOT.parent / "shared" / "reference-data"
+    counts = generate_data(Path(args.out), scale=args.scale, seed=args.seed, sample=args.sample,
+                           reference_dir=reference if reference.is_dir() else None)
+    for source, rows in counts.items():
+        print(f"{source:<18} {rows:>12,} rows")
+    return 0
+
+
+def contract(args: argparse.Namespace) -> int:
+    """Write the data contract as Markdown."""
+    from mel_pipeline.contract_doc import render_contract
+
+    Path(args.out).write_text(render_contract(), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def ui(args: argparse.Namespace) -> int:
+    """Start `dagster dev` (webserver and daemon) on 127.0.0.1 with the repository's DAGSTER_HOME."""
+    home = Path(os.environ.get("DAGSTER_HOME", REPO_ROOT / ".dagster_home"))
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    # A shell that started us in the background left SIGINT ignored; dagster dev needs it to stop cleanly.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execv(str(dagster), [str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
+                            "--host", args.host, "--port", str(args.port)])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `mel` console command."""
+    parser = argparse.ArgumentParser(prog="mel", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="materialize every asset on data/raw and print a summary").set_defaults(func=run)
+    checker = commands.add_parser("check", help="validate one file without loading it (exit 1 if any row is rejected)")
+    checker.add_argument("file")
+    checker.add_argument("--source", required=True, help="the source whose contract applies, e.g. indicator_reports")
+    checker.set_defaults(func=check)
+    generator = commands.add_parser("generate", help="write deterministic synthetic data")
+    generator.add_argument("--out", required=True)
+    generator.add_argument("--scale", type=float, default=1.0, help="1 = the shipped sample's size")
+    generator.add_argument("--seed", type=int, default=20240601)
+    generator.add_argument("--sample", action="store_true", help="include the sample's deliberate defects")
+    generator.set_defaults(func=generate)
+    documenter = commands.add_parser("contract", help="write the data contract as Markdown")
+    documenter.add_argument("--out", default=str(REPO_ROOT / "docs" / "data-contract.md"))
+    documenter.set_defaults(func=contract)
+    server = commands.add_parser("ui", help="start the Dagster UI and daemon")
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=3000)
+    server.set_defaults(func=ui)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""The code location: every asset, check, job, schedule and sensor, and the in-process executor.
+
+The in-process executor is chosen on purpose: on a 2-core machine a process per step costs
+seconds each, and every step writes the same DuckDB file anyway.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mel_pipeline.defs.resources import MelWarehouse
+from mel_pipeline.defs.staging import STAGING_ASSETS
+
+
+def build_definitions() -> dg.Definitions:
+    """All definitions, with the warehouse resource bound."""
+    return dg.Definitions(
+        assets=[*STAGING_ASSETS],
+        resources={"warehouse": MelWarehouse()},
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,262 @@
+"""Loading one source: every file in its folder read, validated and staged, file by file.
+
+For each file the accepted rows go to `stg_<source>`, the rejected ones to `rejected_rows` with
+a reason, and one row to `load_audit` (rows_read = rows_loaded + rows_rejected). A file that
+cannot be read as a whole is quarantined: one error naming it, and the other files go on.
+Each file is staged in its own transaction, so a crash leaves every file either as it was or
+fully replaced. A file whose content, contract version and referenced registers are unchanged
+since its last load is not read again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import duckdb
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+
+from mel_pipeline.contract import SOURCES, Source
+from mel_pipeline.readers.files import RawFile, UnreadableFile, check_readable, discover
+from mel_pipeline.readers.tabular import (
+    HeaderMap, arrow_relation, csv_relation, csv_scan_sql, map_header, read_xlsx, row_offsets_values, sniff_csv,
+)
+from mel_pipeline.settings import Settings
+from mel_pipeline.validation import compile_validation, staged_columns
+from mel_pipeline.warehouse import quote_identifier as qi
+from mel_pipeline.warehouse import table_exists
+
+MAX_SHOWN_VALUE = 200
+MAX_MESSAGE = 1000
+MALFORMED_MESSAGES = {
+    "TOO MANY COLUMNS": "the row has more cells than the header",
+    "MISSING COLUMNS": "the row has fewer cells than the header",
+    "UNQUOTED VALUE": "a quote character inside an unquoted cell",
+    "LINE SIZE OVER MAXIMUM": "the row is longer than the maximum of 8 MB",
+    "INVALID ENCODING": "the row is not valid UTF-8",
+    "INVALID UNICODE": "the row is not valid UTF-8",
+}
+
+
+@dataclass
+class FileResult:
+    """What happened to one file in this run."""
+
+    file: str
+    status: str  # loaded | quarantined | unchanged
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SourceResult:
+    """What happened to one source in this run."""
+
+    source: str
+    files: list[FileResult]
+    removed_files: list[str]
+
+    @property
+    def quarantined(self) -> list[FileResult]:
+        return [result for result in self.files if result.status == "quarantined"]
+
+
+def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duckdb.DuckDBPyConnection) -> str:
+    """A fingerprint of everything a file's verdict depends on besides its own bytes.
+
+    The schema (columns, checks and their bounds, which include the run's as-of date), the
+    cross-source rules, and the content of the registers those rules look up.
+    """
+    described = {
+        "columns": {name: [col.metadata.get("kind"), col.nullable, [(c.name, c.statistics) for c in col.checks],
+                           col.metadata] for name, col in schema.columns.items()},
+        "checks": [(check.name, check.statistics) for check in schema.checks],
+        "unique": schema.unique,
+        "references": source.references,
+        "within_project_dates": source.within_project_dates,
+        "pseudonym": source.pseudonym,
+    }
+    referenced = sorted({referenced for _, referenced, _ in source.references}
+                        | ({"projects"} if source.within_project_dates else set()))
+    for name in referenced:
+        described[f"register:{name}"] = connection.execute(
+            "SELECT list(sha256 ORDER BY file) FROM load_audit WHERE source = ?", [name]).fetchone()[0]
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def ensure_staging_table(connection: duckdb.DuckDBPyConnection, source: Source, schema: pa.DataFrameSchema) -> None:
+    """Create `stg_<source>`; if its columns no longer match the contract, start the source afresh."""
+    table = f"stg_{source.name}"
+    wanted = staged_columns(source, schema)
+    if table_exists(connection, table):
+        existing = connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table]).fetchall()
+        if [(name, kind) for name, kind in existing] == wanted:
+            return
+        connection.execute(f"DROP TABLE {qi(table)}")
+        connection.execute("DELETE FROM rejected_rows WHERE source = ?", [source.name])
+        connection.execute("DELETE FROM load_audit WHERE source = ?", [source.name])
+    columns = ", ".join(f"{qi(name)} {kind}" for name, kind in wanted)
+    connection.execute(f"CREATE TABLE {qi(table)} ({columns})")
+
+
+def _forget_file(connection: duckdb.DuckDBPyConnection, source: str, file: str) -> None:
+    connection.execute(f"DELETE FROM {qi('stg_' + source)} WHERE _source_file = ?", [file])
+    connection.execute("DELETE FROM rejected_rows WHERE source = ? AND file = ?", [source, file])
+    connection.execute("DELETE FROM load_audit WHERE source = ? AND file = ?", [source, file])
+
+
+def _register_arrow(connection: duckdb.DuckDBPyConnection, table: pa_arrow.Table, schema: pa.DataFrameSchema,
+                    label: str) -> tuple[str, HeaderMap]:
+    """Register a reader's Arrow table (named columns plus `_row_number`) and return its relation."""
+    names = [name for name in table.column_names if name != "_row_number"]
+    header = map_header(names, schema, label)
+    renamed = table.select(["_row_number", *names]).rename_columns(
+        ["_row_number", *[f"c{index}" for index in range(len(names))]])
+    connection.register("raw_input", renamed)
+    return arrow_relation("raw_input", header, schema), header
+
+
+def _read_relation(connection, raw: RawFile, source: Source, schema: pa.DataFrameSchema):
+    """(relation SQL, header map, malformed rows, audit notes, CSV scan details) for one readable file."""
+    notes: list[str] = []
+    if raw.format == "xml":
+        from mel_pipeline.readers.iati import read_iati
+
+        relation, header = _register_arrow(connection, read_iati(raw.path, raw.relative_path), schema, raw.relative_path)
+        return relation, header, [], notes, None
+    if raw.format == "xlsx":
+        table, header, notes = read_xlsx(raw, schema)
+        connection.register("raw_input", table)
+        return arrow_relation("raw_input", header, schema), header, [], notes, None
+    dialect = sniff_csv(raw)
+    if source.reader == "survey":
+        from mel_pipeline.readers.survey import read_survey_export
+
+        table, malformed = read_survey_export(raw.path, raw.relative_path, dialect.delimiter)
+        relation, header = _register_arrow(connection, table, schema, raw.relative_path)
+        return relation, header, [(row, None, message) for row, message in malformed], notes, None
+    header = map_header(dialect.header, schema, raw.relative_path)
+    scan = csv_scan_sql(raw, dialect, "csv_rejects", "csv_reject_scans")
+    return csv_relation(scan, header, schema, None), header, [], notes, scan
+
+
+def _csv_malformed_rows(connection: duckdb.DuckDBPyConnection) -> list[tuple[int, str | None, str]]:
+    rows = connection.execute(
+        "SELECT line, any_value(column_name), string_agg(DISTINCT error_type, ', ') FROM csv_rejects GROUP BY line ORDER BY line"
+    ).fetchall()
+    return [(int(line), column, "; ".join(MALFORMED_MESSAGES.get(kind.strip(), kind.lower()) for kind in kinds.split(",")))
+            for line, column, kinds in rows]
+
+
+def load_file(connection: duckdb.DuckDBPyConnection, settings: Settings, source: Source, schema: pa.DataFrameSchema,
+              raw: RawFile) -> FileResult:
+    """Validate one readable file into the temporary table `checked`; stage accepted and rejected rows."""
+    check_readable(raw, source.formats)
+    relation, header, malformed, notes, scan = _read_relation(connection, raw, source, schema)
+    known = {row[0] for row in connection.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'stg_%'").fetchall()}
+    query = compile_validation(source, schema, relation, settings.pseudonym_key, known)
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}", query.parameters)
+    if scan is not None:
+        malformed = _csv_malformed_rows(connection)
+        if malformed:
+            offsets = row_offsets_values([row for row, _, _ in malformed])
+            query = compile_validation(source, schema, csv_relation(scan, header, schema, offsets),
+                                       settings.pseudonym_key, known)
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}", query.parameters)
+        connection.execute("DROP TABLE IF EXISTS csv_rejects")
+        connection.execute("DROP TABLE IF EXISTS csv_reject_scans")
+    columns = [name for name, _ in query.output_columns if name not in ("_source_file", "_row_number")]
+    column_list = ", ".join(qi(name) for name in columns)
+    connection.execute(
+        f"INSERT INTO {qi('stg_' + source.name)} ({column_list}, _source_file, _row_number) "
+        f"SELECT {column_list}, ?, _row_number FROM checked WHERE _failures IS NULL", [raw.relative_path])
+    connection.execute(
+        "INSERT INTO rejected_rows SELECT ?, ?, _row_number, f.column, f.check, left(f.value, ?), left(f.message, ?), 'row' "
+        "FROM (SELECT _row_number, unnest(_failures) AS f FROM checked WHERE _failures IS NOT NULL)",
+        [source.name, raw.relative_path, MAX_SHOWN_VALUE, MAX_MESSAGE])
+    if malformed:
+        connection.executemany(
+            "INSERT INTO rejected_rows VALUES (?, ?, ?, ?, 'malformed_row', NULL, ?, 'row')",
+            [[source.name, raw.relative_path, row, column, message] for row, column, message in malformed])
+    loaded, rejected = connection.execute(
+        "SELECT count(*) FILTER (WHERE _failures IS NULL), count(*) FILTER (WHERE _failures IS NOT NULL) FROM checked"
+    ).fetchone()
+    connection.execute("DROP TABLE checked")
+    try:
+        connection.unregister("raw_input")
+    except duckdb.Error:
+        pass
+    if header.unknown and not any(note.startswith("ignored unknown") for note in notes):
+        notes.append("ignored unknown column(s): " + ", ".join(header.unknown))
+    rejected += len(malformed)
+    return FileResult(raw.relative_path, "loaded", loaded + rejected, loaded, rejected, notes)
+
+
+def _quarantine(connection: duckdb.DuckDBPyConnection, source: Source, raw: RawFile, message: str) -> FileResult:
+    connection.execute("INSERT INTO rejected_rows VALUES (?, ?, NULL, NULL, 'file_unreadable', NULL, ?, 'error')",
+                       [source.name, raw.relative_path, message[:MAX_MESSAGE]])
+    return FileResult(raw.relative_path, "quarantined", notes=[message])
+
+
+def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, source_name: str) -> SourceResult:
+    """Bring `stg_<source>` up to date with the source's folder under the raw data directory."""
+    source = SOURCES[source_name]
+    schema = source.schema(settings.as_of)
+    ensure_staging_table(connection, source, schema)
+    version = contract_version(source, schema, connection)
+    files = discover(settings.raw_dir / source.name, settings.raw_dir, source.formats)
+    previous = {file: (sha, ver) for file, sha, ver in connection.execute(
+        "SELECT file, sha256, contract_version FROM load_audit WHERE source = ?", [source.name]).fetchall()}
+    present = {raw.relative_path for raw in files}
+    removed = sorted(set(previous) - present)
+    for file in removed:
+        _forget_file(connection, source.name, file)
+    results = []
+    for raw in files:
+        if previous.get(raw.relative_path) == (raw.sha256, version):
+            results.append(_unchanged(connection, source.name, raw.relative_path))
+            continue
+        try:
+            result = _stage_file(connection, source, raw, version,
+                                 lambda: load_file(connection, settings, source, schema, raw))
+        except (UnreadableFile, duckdb.InvalidInputException) as error:
+            message = str(error) if isinstance(error, UnreadableFile) else (
+                f"{raw.relative_path}: could not be read ({str(error).strip().splitlines()[0]})")
+            result = _stage_file(connection, source, raw, version, lambda: _quarantine(connection, source, raw, message))
+        results.append(result)
+    return SourceResult(source.name, results, removed)
+
+
+def _stage_file(connection: duckdb.DuckDBPyConnection, source: Source, raw: RawFile, version: str,
+                load) -> FileResult:
+    """Replace everything staged from one file, and its audit row, in a single transaction."""
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        _forget_file(connection, source.name, raw.relative_path)
+        result = load()
+        connection.execute(
+            "INSERT INTO load_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [source.name, raw.relative_path, raw.sha256, result.status, result.rows_read, result.rows_loaded,
+             result.rows_rejected, version, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+             "; ".join(result.notes) or None])
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _unchanged(connection: duckdb.DuckDBPyConnection, source: str, file: str) -> FileResult:
+    status, read, loaded, rejected, notes = connection.execute(
+        "SELECT status, rows_read, rows_loaded, rows_rejected, notes FROM load_audit WHERE source = ? AND file = ?",
+        [source, file]).fetchone()
+    return FileResult(file, "unchanged" if status == "loaded" else status, read, loaded, rejected,
+                      [notes] if notes else [])

@@ -1,0 +1,157 @@
+"""Reading IATI 2.03 activity files: results flattened to one row per baseline, target or actual.
+
+Only parsing and flattening belong here. Cells are kept as written in the file (text), so that
+normalising codes and booleans and judging values stays with the validator and the data contract.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree.ElementTree import Element, TreeBuilder
+from xml.sax import SAXParseException
+from xml.sax.handler import ContentHandler
+from xml.sax.xmlreader import AttributesImpl
+
+import defusedxml.sax
+import pyarrow as pa
+from defusedxml import DefusedXmlException, DTDForbidden
+
+from mel_pipeline.readers.files import UnreadableFile
+
+IATI_ROOT = "iati-activities"
+MEASURED_ELEMENTS = ("target", "actual")
+DEFAULT_MEASURE = "1"  # unit, per the IATI 2.03 schema
+DEFAULT_ASCENDING = "1"
+PLAIN_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+COLUMNS = (
+    "iati_identifier", "result_index", "result_type", "result_title", "aggregation_status",
+    "indicator_index", "indicator_ref", "indicator_title", "measure", "ascending", "element",
+    "period_start", "period_end", "value_text", "value", "disaggregation",
+)
+SCHEMA = pa.schema([pa.field("_row_number", pa.int64()), *(pa.field(name, pa.string()) for name in COLUMNS)])
+
+Row = dict[str, str | int | None]
+
+
+class _NotIati(Exception):
+    """Stops the parse at the first element when it is not `iati-activities`."""
+
+
+class _LineNumberedTree(ContentHandler):
+    """Builds an ElementTree from SAX events and remembers the line each element starts on.
+
+    ElementTree's parsers do not expose line numbers; SAX does, through defusedxml's hardened expat
+    reader, so the file is parsed once, safely, with positions kept.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.builder = TreeBuilder()
+        self.lines: dict[Element, int] = {}
+        self.root_seen = False
+
+    def current_line(self) -> int | None:
+        return self._locator.getLineNumber() if self._locator is not None else None
+
+    def startElement(self, name: str, attrs: AttributesImpl) -> None:
+        if not self.root_seen and name != IATI_ROOT:
+            raise _NotIati(name)
+        self.root_seen = True
+        self.lines[self.builder.start(name, dict(attrs))] = self.current_line()
+
+    def endElement(self, name: str) -> None:
+        self.builder.end(name)
+
+    def characters(self, content: str) -> None:
+        self.builder.data(content)
+
+
+def read_iati(path: Path, relative_path: str) -> pa.Table:
+    """Flatten every result/indicator baseline, period target and period actual to one row.
+
+    `_row_number` is the line of the baseline, target or actual element. Several baselines, or several
+    targets/actuals in one period (each with its own dimensions), give one row each; an indicator with
+    neither baseline nor period gives none. Raises UnreadableFile for malformed or truncated XML, any
+    DTD or entity declaration (refused before anything is expanded, so XXE and entity bombs are inert)
+    and a root other than `iati-activities`.
+    """
+    root, lines = _parse(path, relative_path)
+    rows = [row for activity in root.findall("iati-activity") for row in _activity_rows(activity, lines)]
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def _parse(path: Path, relative_path: str) -> tuple[Element, dict[Element, int]]:
+    handler = _LineNumberedTree()
+    try:
+        with path.open("rb") as handle:
+            defusedxml.sax.parse(handle, handler, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except _NotIati as error:
+        raise UnreadableFile(f"{relative_path}: the root element is <{error}>, not <{IATI_ROOT}>; "
+                             "this is not an IATI activity file") from None
+    except DTDForbidden:
+        raise UnreadableFile(
+            f"{relative_path}: line {handler.current_line()} declares a DTD (<!DOCTYPE ...>); DTDs and entities are "
+            "refused because they enable XXE and entity-expansion attacks, and IATI files never need them") from None
+    except DefusedXmlException as error:
+        raise UnreadableFile(f"{relative_path}: unsafe XML refused at line {handler.current_line()}: {error}") from None
+    except SAXParseException as error:
+        raise UnreadableFile(
+            f"{relative_path}: not well-formed XML at line {error.getLineNumber()}, column {error.getColumnNumber()}: "
+            f"{error.getMessage()} (truncated or damaged file?)") from None
+    return handler.builder.close(), handler.lines
+
+
+def _activity_rows(activity: Element, lines: dict[Element, int]) -> Iterator[Row]:
+    identifier = _text(activity.find("iati-identifier"))
+    for result_index, result in enumerate(activity.findall("result"), start=1):
+        for indicator_index, indicator in enumerate(result.findall("indicator"), start=1):
+            context: Row = {
+                "iati_identifier": identifier,
+                "result_index": str(result_index),
+                "result_type": _attribute(result, "type"),
+                "result_title": _text(result.find("title/narrative")),
+                "aggregation_status": _attribute(result, "aggregation-status"),
+                "indicator_index": str(indicator_index),
+                "indicator_ref": _attribute(indicator.find("reference"), "code"),
+                "indicator_title": _text(indicator.find("title/narrative")),
+                "measure": _attribute(indicator, "measure") or DEFAULT_MEASURE,
+                "ascending": _attribute(indicator, "ascending") or DEFAULT_ASCENDING,
+            }
+            for baseline in indicator.findall("baseline"):
+                yield _measured_row(context, baseline, lines, _attribute(baseline, "iso-date"), None)
+            for period in indicator.findall("period"):
+                start = _attribute(period.find("period-start"), "iso-date")
+                end = _attribute(period.find("period-end"), "iso-date")
+                for measured in period:
+                    if measured.tag in MEASURED_ELEMENTS:
+                        yield _measured_row(context, measured, lines, start, end)
+
+
+def _measured_row(context: Row, measured: Element, lines: dict[Element, int],
+                  period_start: str | None, period_end: str | None) -> Row:
+    value_text = measured.get("value")
+    is_number = value_text is not None and PLAIN_DECIMAL.fullmatch(value_text.strip())
+    dimensions = sorted((dimension.get("name", ""), dimension.get("value", ""))
+                        for dimension in measured.findall("dimension"))
+    return {
+        "_row_number": lines[measured],
+        **context,
+        "element": measured.tag,
+        "period_start": period_start,
+        "period_end": period_end,
+        "value_text": value_text,
+        "value": value_text.strip() if is_number else None,
+        "disaggregation": ";".join(f"{name}={value}" for name, value in dimensions) or "total",
+    }
+
+
+def _attribute(element: Element | None, name: str) -> str | None:
+    """The attribute as written; an empty attribute counts as absent."""
+    return (element.get(name) or None) if element is not None else None
+
+
+def _text(element: Element | None) -> str | None:
+    """Element text without the surrounding layout whitespace; empty counts as absent."""
+    return ((element.text or "").strip() or None) if element is not None else None

@@ -1,0 +1,175 @@
+"""Reading stakeholder-feedback survey exports (KoboToolbox, ODK Central) from CSV text.
+
+Only turning an export into a table belongs here: recognising which tool wrote it, shortening
+group paths to question names, folding split select-multiple columns back into one, and setting
+aside rows whose cell count does not match the header. Matching columns to the data contract and
+validating values happen later.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from mel_pipeline.readers.files import UnreadableFile
+
+ODK, KOBO, PLAIN = "odk", "kobo", "plain"
+GROUP_SEPARATORS = {ODK: "-", KOBO: "/"}
+OPTION_SEPARATOR = "/"
+KOBO_MARKERS = frozenset({"_uuid", "_submission_time", "_index"})
+KOBO_META_NAMES = {"_uuid": "uuid", "_submission_time": "submission_time"}
+# ODK Central splits a geopoint into `<question>-Latitude` etc.: the suffix names a component, not a
+# question, so the question name is kept with it.
+ODK_GEOPOINT_PARTS = frozenset({"Latitude", "Longitude", "Altitude", "Accuracy"})
+SELECTED_CELLS = frozenset({"1", "true"})
+OPTION_CELLS = frozenset({"", "0", "1", "true", "false"})
+
+Malformed = list[tuple[int, str]]
+
+
+@dataclass(frozen=True)
+class _OutputColumn:
+    """A column of the result: one column of the file, or a select-multiple rebuilt from its options."""
+
+    path: str
+    index: int | None = None
+    options: tuple[tuple[str, int], ...] = ()
+
+    def value(self, cells: list[str]) -> str | None:
+        if self.index is not None:
+            return cells[self.index] or None
+        chosen = [name for name, index in self.options if cells[index].strip().lower() in SELECTED_CELLS]
+        return " ".join(chosen) or None
+
+
+def read_survey_export(path: Path, relative_path: str, delimiter: str) -> tuple[pa.Table, Malformed]:
+    """Read a KoboToolbox or ODK Central CSV export; return the table and the rows set aside.
+
+    The tool is recognised from its meta columns: ODK Central (`SubmissionDate`, `meta-instanceID`, or
+    `KEY` with `PARENT_KEY`), KoboToolbox (`_uuid`, `_submission_time`, `_index`); any other file is a
+    plain table whose column names are kept as written. Each column is named by its last group
+    segment (`home-address-city` -> `city`, `datos/estado` -> `estado`, `meta-instanceID` ->
+    `instanceID`; `_uuid` -> `uuid`, `_submission_time` -> `submission_time`; an ODK geopoint's
+    `location-Latitude` -> `location_Latitude`). When two columns would get the same name, ignoring
+    case, both keep their full path with the group separators replaced by `_` (`datos_estado`,
+    `empresa_estado`) rather than being merged. ODK group and question names may both contain `-`,
+    and only the form tells them apart; this reader assumes `-` separates groups.
+
+    Split select-multiple columns (`<question path>/<option>`) are dropped when the question's own
+    column, holding the space-separated choices, is present. When it is missing it is rebuilt from
+    the options whose cell is 1 or true. In a Kobo export `/` also separates groups, so there the
+    options of a missing question are recognised only when some cell under that path is filled and
+    every one is blank, 0, 1, true or false.
+
+    ODK repeat groups arrive as separate child files keyed by `PARENT_KEY`; they are read like any
+    other export, and joining them to their parent is the caller's decision.
+
+    `_row_number` is the record's row in the file, the header being row 1. Records with more or
+    fewer cells than the header are not kept: they are returned as `(row_number, message)`; blank
+    lines are skipped. Every
+    other column is text, an empty cell being None. Raises UnreadableFile when there is no header,
+    the quoting is broken or two columns cannot be told apart.
+    """
+    header, records, malformed = _read_records(path, relative_path, delimiter)
+    dialect = _dialect(header)
+    columns = _output_columns(header, [cells for _, cells in records], dialect)
+    names = _unique_names([column.path for column in columns], dialect, relative_path)
+    arrays = [pa.array([row_number for row_number, _ in records], pa.int64())]
+    arrays += [pa.array([column.value(cells) for _, cells in records], pa.string()) for column in columns]
+    return pa.Table.from_arrays(arrays, names=["_row_number", *names]), malformed
+
+
+def _read_records(path: Path, relative_path: str,
+                  delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]], Malformed]:
+    records: list[tuple[int, list[str]]] = []
+    malformed: Malformed = []
+    record_start_line = 1
+    # utf-8-sig drops a byte-order mark; strict makes a stray quote an error rather than a silent merge.
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, strict=True)
+        try:
+            header = next(reader, None)
+            if not header:
+                raise UnreadableFile(f"{relative_path}: no header row; the first line must name the columns")
+            record_start_line = reader.line_num + 1
+            for row_number, cells in enumerate(reader, start=2):
+                record_start_line = reader.line_num + 1
+                if not cells:
+                    continue
+                if len(cells) != len(header):
+                    malformed.append((row_number, f"expected {len(header)} cells, found {len(cells)}"))
+                    continue
+                records.append((row_number, cells))
+        except csv.Error as error:
+            raise UnreadableFile(f"{relative_path}: unreadable CSV in the record starting at line "
+                                 f"{record_start_line}: {error}") from None
+    return header, records, malformed
+
+
+def _dialect(header: list[str]) -> str:
+    names = set(header)
+    if {"SubmissionDate", "meta-instanceID"} & names or {"KEY", "PARENT_KEY"} <= names:
+        return ODK
+    if KOBO_MARKERS & names:
+        return KOBO
+    return PLAIN
+
+
+def _output_columns(header: list[str], rows: list[list[str]], dialect: str) -> list[_OutputColumn]:
+    """The file's columns in order, each select-multiple's option columns dropped or folded into it."""
+    if dialect == PLAIN:
+        return [_OutputColumn(name, index) for index, name in enumerate(header)]
+    present = set(header)
+    options_by_question: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for index, name in enumerate(header):
+        question, separator, option = name.rpartition(OPTION_SEPARATOR)
+        if separator and question:
+            options_by_question[question].append((option, index))
+    rebuilt = {question: options for question, options in options_by_question.items()
+               if question not in present and (dialect == ODK or _look_like_options(options, rows))}
+    option_indexes = {index for question, options in options_by_question.items()
+                      if question in present or question in rebuilt for _, index in options}
+    rebuilt_at_first_option = {options[0][1]: question for question, options in rebuilt.items()}
+    columns = []
+    for index, name in enumerate(header):
+        if index in rebuilt_at_first_option:
+            question = rebuilt_at_first_option[index]
+            columns.append(_OutputColumn(question, options=tuple(rebuilt[question])))
+        elif index not in option_indexes:
+            columns.append(_OutputColumn(name, index))
+    return columns
+
+
+def _look_like_options(options: list[tuple[str, int]], rows: list[list[str]]) -> bool:
+    """Whether Kobo columns under one path hold option ticks; with no filled cell there is no evidence."""
+    cells = [row[index].strip().lower() for row in rows for _, index in options]
+    return any(cells) and all(cell in OPTION_CELLS for cell in cells)
+
+
+def _unique_names(paths: list[str], dialect: str, relative_path: str) -> list[str]:
+    short = [_short_name(path, dialect) for path in paths]
+    # Compared ignoring case because the contract matches column names ignoring case.
+    counts = Counter(name.casefold() for name in short)
+    separator = GROUP_SEPARATORS.get(dialect)
+    names = [name if counts[name.casefold()] == 1 or separator is None else path.replace(separator, "_")
+             for name, path in zip(short, paths)]
+    clashes = sorted(name for name, count in Counter(["_row_number", *names]).items() if count > 1)
+    if clashes:
+        raise UnreadableFile(f"{relative_path}: more than one column is named {', '.join(map(repr, clashes))}; "
+                             "rename them so that each column can be told apart")
+    return names
+
+
+def _short_name(path: str, dialect: str) -> str:
+    if dialect == KOBO:
+        return KOBO_META_NAMES.get(path) or path.rpartition("/")[2]
+    if dialect == ODK:
+        segments = path.split("-")
+        if len(segments) > 1 and segments[-1] in ODK_GEOPOINT_PARTS:
+            return f"{segments[-2]}_{segments[-1]}"
+        return segments[-1]
+    return path

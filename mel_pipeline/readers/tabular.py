@@ -1,0 +1,225 @@
+"""Reading grantee tables: CSV straight into DuckDB, XLSX through openpyxl, and header matching.
+
+Both readers hand the validator the same thing: text cells under the contract's canonical column
+names plus `_row_number`, the row as a person sees it in a spreadsheet (the header is row 1).
+CSV files are never loaded into Python: DuckDB scans them, and rows it cannot split into the
+header's number of cells are returned with their row numbers instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+
+from mel_pipeline.codes import normalise_token
+from mel_pipeline.readers.files import SNIFF_BYTES, UTF8_BOM, RawFile, UnreadableFile
+from mel_pipeline.warehouse import quote_identifier as qi
+from mel_pipeline.warehouse import quote_literal as ql
+
+HEADER_SEARCH_ROWS = 20
+MAX_CSV_LINE_BYTES = 8 * 1024 * 1024
+DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass
+class HeaderMap:
+    """Which position of the file's header holds each canonical column."""
+
+    positions: dict[str, int]
+    unknown: list[str] = field(default_factory=list)
+
+
+def _spellings(schema: pa.DataFrameSchema) -> dict[str, str]:
+    spellings = {}
+    for name, col in schema.columns.items():
+        for spelling in [name, *(col.metadata or {}).get("aliases", [])]:
+            spellings[normalise_token(spelling)] = name
+    return spellings
+
+
+def map_header(names: list[str], schema: pa.DataFrameSchema, file_label: str) -> HeaderMap:
+    """Match a header to the schema by canonical name or alias, ignoring case, accents and '_'/'-'.
+
+    Raises UnreadableFile naming the missing columns (with their Spanish aliases) or a column
+    given twice.
+    """
+    spellings = _spellings(schema)
+    positions: dict[str, int] = {}
+    unknown = []
+    for position, raw_name in enumerate(names):
+        canonical = spellings.get(normalise_token(raw_name or ""))
+        if canonical is None:
+            if (raw_name or "").strip():
+                unknown.append(raw_name.strip())
+            continue
+        if canonical in positions:
+            raise UnreadableFile(f"{file_label}: columns {names[positions[canonical]]!r} and {raw_name!r} "
+                                 f"both mean '{canonical}'; keep one")
+        positions[canonical] = position
+    missing = [name for name, col in schema.columns.items()
+               if name not in positions and not (col.metadata or {}).get("optional_column")]
+    if missing:
+        described = ", ".join(
+            name + (f" (or {'/'.join(schema.columns[name].metadata['aliases'][:2])})"
+                    if schema.columns[name].metadata.get("aliases") else "")
+            for name in missing)
+        raise UnreadableFile(f"{file_label}: missing required column(s): {described}")
+    return HeaderMap(positions, unknown)
+
+
+def header_score(cells: list, schema: pa.DataFrameSchema) -> int:
+    """How many cells of a candidate header row name a schema column."""
+    spellings = _spellings(schema)
+    return sum(1 for cell in cells if isinstance(cell, str) and normalise_token(cell) in spellings)
+
+
+def projection(header: HeaderMap, schema: pa.DataFrameSchema, cell_name) -> str:
+    """SELECT list putting each canonical column (NULL when absent) under its own name."""
+    parts = ["_row_number"]
+    for name in schema.columns:
+        position = header.positions.get(name)
+        parts.append(f"{cell_name(position)} AS {qi(name)}" if position is not None else f"NULL::VARCHAR AS {qi(name)}")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """What DuckDB must be told to read a CSV file without guessing."""
+
+    delimiter: str
+    newline: str
+    header: list[str]
+
+
+def sniff_csv(raw: RawFile) -> CsvDialect:
+    """Delimiter, line ending and header cells, from the first bytes of a UTF-8 file."""
+    with raw.path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    text = head.removeprefix(UTF8_BOM).decode("utf-8", errors="ignore")
+    newline = "\r\n" if "\r\n" in text else "\n" if "\n" in text else "\r" if "\r" in text else "\n"
+    first_line = text.split(newline, 1)[0]
+    if not first_line.strip():
+        raise UnreadableFile(f"{raw.relative_path}: the first line is blank; the header must be on line 1")
+    delimiter = max(DELIMITERS, key=lambda candidate: (first_line.count(candidate), candidate == ","))
+    header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
+    return CsvDialect(delimiter, newline, header)
+
+
+def csv_scan_sql(raw: RawFile, dialect: CsvDialect, rejects_table: str, rejects_scan: str) -> str:
+    """DuckDB's scan of the file: every cell as text, columns named c0..cN, malformed rows set aside."""
+    columns = "{" + ", ".join(f"'c{index}': 'VARCHAR'" for index in range(len(dialect.header))) + "}"
+    newline = {"\r\n": "\\r\\n", "\n": "\\n", "\r": "\\r"}[dialect.newline]
+    return (f"read_csv({ql(str(raw.path))}, columns = {columns}, header = true, auto_detect = false, "
+            f"delim = {ql(dialect.delimiter)}, quote = '\"', escape = '\"', new_line = {ql(newline)}, "
+            f"strict_mode = true, store_rejects = true, rejects_table = {ql(rejects_table)}, "
+            f"rejects_scan = {ql(rejects_scan)}, max_line_size = {MAX_CSV_LINE_BYTES}, parallel = true)")
+
+
+def csv_relation(scan_sql: str, header: HeaderMap, schema: pa.DataFrameSchema, row_offsets: str | None) -> str:
+    """The file as (`_row_number`, canonical text columns), blank rows left out.
+
+    DuckDB numbers rows in scan order (a streaming window keeps the file's order); `row_offsets`,
+    a relation of (after, shift) built from the malformed rows, shifts the numbers of the rows
+    that follow a malformed one so every number matches the file.
+    """
+    cells = [f"c{index}" for index in header.positions.values()]
+    not_blank = " OR ".join(f"nullif(trim({cell}), '') IS NOT NULL" for cell in cells) or "true"
+    numbered = f"(SELECT row_number() OVER () AS __k, * FROM {scan_sql})"
+    if row_offsets:
+        numbered = (f"(SELECT n.*, coalesce(o.shift, 0) AS __shift FROM {numbered} n "
+                    f"ASOF LEFT JOIN {row_offsets} o ON n.__k > o.after)")
+        row_number = "__k + 1 + __shift"
+    else:
+        row_number = "__k + 1"
+    inner = f"(SELECT {row_number} AS _row_number, * FROM {numbered} WHERE {not_blank})"
+    return f"(SELECT {projection(header, schema, lambda position: f'c{position}')} FROM {inner})"
+
+
+def row_offsets_values(malformed_rows: list[int]) -> str | None:
+    """(after, shift) pairs: the accepted rows numbered above `after` come `shift` rows later in the file."""
+    if not malformed_rows:
+        return None
+    by_threshold: dict[int, int] = {}
+    for count, row in enumerate(sorted(set(malformed_rows)), start=1):
+        by_threshold[(row - 1) - count] = count
+    values = ", ".join(f"({after}, {shift})" for after, shift in sorted(by_threshold.items()))
+    return f"(SELECT * FROM (VALUES {values}) AS offsets(after, shift))"
+
+
+def _cell_text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_xlsx(raw: RawFile, schema: pa.DataFrameSchema) -> tuple[pa_arrow.Table, HeaderMap, list[str]]:
+    """The first visible sheet as text cells with Excel row numbers; title rows above the header skipped.
+
+    Returns the table (columns c0..cN plus `_row_number`), its header map and notes for the audit
+    (hidden sheets and unknown columns ignored).
+    """
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(raw.path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many types for a broken workbook
+        raise UnreadableFile(f"{raw.relative_path}: not a readable .xlsx workbook ({type(error).__name__}: {error})") from None
+    try:
+        visible = [sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"]
+        notes = [f"ignored {sheet.sheet_state} sheet '{sheet.title}'" for sheet in workbook.worksheets
+                 if sheet.sheet_state != "visible"]
+        if not visible:
+            raise UnreadableFile(f"{raw.relative_path}: the workbook has no visible sheet")
+        sheet = visible[0]
+        if len(visible) > 1:
+            notes.append(f"read sheet '{sheet.title}' only; ignored " + ", ".join(f"'{s.title}'" for s in visible[1:]))
+        rows = sheet.iter_rows(values_only=True)
+        header_cells: list | None = None
+        header_row = 0
+        for header_row, cells in enumerate(rows, start=1):
+            if header_score(list(cells), schema) >= 2:
+                header_cells = list(cells)
+                break
+            if header_row >= HEADER_SEARCH_ROWS:
+                break
+        if header_cells is None:
+            raise UnreadableFile(f"{raw.relative_path}: no header row naming this source's columns "
+                                 f"in the first {HEADER_SEARCH_ROWS} rows of sheet '{sheet.title}'")
+        names = [_cell_text(cell) or "" for cell in header_cells]
+        header = map_header(names, schema, raw.relative_path)
+        width = len(names)
+        columns: list[list] = [[] for _ in range(width)]
+        row_numbers = []
+        for row_number, cells in enumerate(rows, start=header_row + 1):
+            texts = [_cell_text(cell) for cell in cells[:width]]
+            if not any(text is not None and text.strip() for text in texts):
+                continue
+            texts += [None] * (width - len(texts))
+            row_numbers.append(row_number)
+            for index, text in enumerate(texts):
+                columns[index].append(text)
+    finally:
+        workbook.close()
+    arrays = {"_row_number": pa_arrow.array(row_numbers, pa_arrow.int64())}
+    arrays.update({f"c{index}": pa_arrow.array(values, pa_arrow.string()) for index, values in enumerate(columns)})
+    if header.unknown:
+        notes.append("ignored unknown column(s): " + ", ".join(header.unknown))
+    return pa_arrow.table(arrays), header, notes
+
+
+def arrow_relation(registered_name: str, header: HeaderMap, schema: pa.DataFrameSchema) -> str:
+    """The registered Arrow table as (`_row_number`, canonical text columns)."""
+    return f"(SELECT {projection(header, schema, lambda position: qi(f'c{position}'))} FROM {qi(registered_name)})"

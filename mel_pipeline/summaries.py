@@ -1,0 +1,52 @@
+"""Small read-outs of the warehouse for people: counts, previews and samples as Markdown.
+
+Used for Dagster metadata and for the command line; nothing here writes.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from mel_pipeline.warehouse import quote_identifier as qi
+
+PREVIEW_ROWS = 5
+
+
+def markdown_table(columns: list[str], rows: list[tuple]) -> str:
+    """A GitHub-flavoured Markdown table; cells are shortened and pipes escaped."""
+    def cell(value) -> str:
+        text = "" if value is None else str(value)
+        text = text.replace("|", "\\|").replace("\n", " ")
+        return text if len(text) <= 80 else text[:77] + "..."
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def query_markdown(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list | None = None) -> str:
+    """The result of a query as a Markdown table."""
+    result = connection.execute(sql, parameters or [])
+    return markdown_table([column[0] for column in result.description], result.fetchall())
+
+
+def table_preview(connection: duckdb.DuckDBPyConnection, table: str, limit: int = PREVIEW_ROWS) -> str:
+    """The first rows of a table as Markdown, provenance columns left out."""
+    columns = [name for (name,) in connection.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table]).fetchall() if not name.startswith("_")]
+    return query_markdown(connection, f"SELECT {', '.join(qi(c) for c in columns)} FROM {qi(table)} LIMIT {int(limit)}")
+
+
+def rejection_sample(connection: duckdb.DuckDBPyConnection, source: str, limit: int = 20) -> str:
+    """Up to `limit` rejections of a source, whole-file errors first."""
+    return query_markdown(connection, """
+        SELECT file, row_number AS "row", "column", "check", value, message FROM rejected_rows
+        WHERE source = ? ORDER BY severity = 'error' DESC, file, row_number NULLS FIRST LIMIT ?""", [source, limit])
+
+
+def rejection_counts(connection: duckdb.DuckDBPyConnection, source: str) -> str:
+    """How often each check failed in a source, most frequent first."""
+    return query_markdown(connection, """
+        SELECT "column", "check", count(*) AS failures, count(DISTINCT file || ':' || coalesce(row_number, 0)) AS rows
+        FROM rejected_rows WHERE source = ? GROUP BY ALL ORDER BY failures DESC""", [source])
