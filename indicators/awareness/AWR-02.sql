@@ -1,0 +1,18 @@
+-- Each attendance with both test scores counts once; the total and each disaggregation come from
+-- the same rows, so the disaggregated numerators and denominators add up to the total's.
+WITH tested AS (SELECT * FROM v_attendance WHERE tested)
+SELECT project_code, period_start, period_end, 'total' AS disaggregation, 'total' AS disaggregation_value,
+       count(*) FILTER (WHERE knowledge_gain) AS numerator, count(*) AS denominator, NULL AS value
+FROM tested GROUP BY ALL
+UNION ALL
+SELECT project_code, period_start, period_end, 'sex', sex,
+       count(*) FILTER (WHERE knowledge_gain), count(*), NULL
+FROM tested GROUP BY ALL
+UNION ALL
+SELECT project_code, period_start, period_end, 'state', state,
+       count(*) FILTER (WHERE knowledge_gain), count(*), NULL
+FROM tested GROUP BY ALL
+UNION ALL
+SELECT project_code, period_start, period_end, 'participant_type', participant_type,
+       count(*) FILTER (WHERE knowledge_gain), count(*), NULL
+FROM tested GROUP BY ALL

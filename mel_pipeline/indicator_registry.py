@@ -1,0 +1,155 @@
+"""The indicator registry: reference sheets under `indicators/<theme>/<CODE>.yaml` and their SQL.
+
+A sheet is the indicator's definition in the USAID PIRS sense (what it measures, its unit,
+direction, how it accumulates over periods and aggregates across projects, its disaggregations
+and sources); its SQL computes project-level values per reporting period from the staging
+tables. Loading validates every sheet and fails loudly, naming the file. Adding an indicator
+means adding these two files: no Python.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mel_pipeline.codes import THEMES
+from mel_pipeline.contract import DISAGGREGATIONS, INDICATOR_CODE_PATTERN, SOURCES
+
+RESULT_COLUMNS = ("project_code", "period_start", "period_end", "disaggregation", "disaggregation_value",
+                  "numerator", "denominator", "value")
+SHARED_VIEWS_FILE = "_shared/views.sql"
+EXTRA_DISAGGREGATIONS = ("channel", "stakeholder_group", "domain", "significance", "contribution", "intention",
+                         "selection_level", "evidence_type", "step_kind", "plant_code", "actor_type", "polarity")
+
+
+class IndicatorError(Exception):
+    """A reference sheet or its SQL is invalid; the message names the file."""
+
+
+class Thresholds(BaseModel):
+    """How a sentinel series is judged: fixed bounds and/or a robust z-score."""
+
+    model_config = ConfigDict(extra="forbid")
+    series_code: str
+    upper: float | None = None
+    lower: float | None = None
+    modified_z: float = 3.5
+
+
+class StatusBands(BaseModel):
+    """Percent of target at or above which an indicator is on track / at risk (higher is better)."""
+
+    model_config = ConfigDict(extra="forbid")
+    on_track: float = 90.0
+    at_risk: float = 75.0
+
+
+class IndicatorSheet(BaseModel):
+    """One indicator's reference sheet."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=INDICATOR_CODE_PATTERN)
+    name: str = Field(min_length=5)
+    theme: Literal["awareness", "capacity", "enforcement", "compliance", "cla"]
+    definition: str = Field(min_length=20)
+    unit: Literal["count", "percent", "ratio", "days", "score"]
+    direction: Literal["higher_is_better", "lower_is_better", "none"]
+    accumulation: Literal["incremental", "cumulative"]
+    aggregation: Literal["sum", "ratio", "mean", "median", "distinct"]
+    disaggregations: list[str] = []
+    data_sources: list[str] = Field(min_length=1)
+    frequency: str = "semi-annual"
+    approach: Literal["conventional", "sentinel", "outcome_harvesting", "msc", "stakeholder_feedback",
+                      "process_monitoring"]
+    counts_people: bool = False
+    reported_by_grantees: bool = False
+    thresholds: Thresholds | None = None
+    status_bands: StatusBands = StatusBands()
+    notes: str | None = None
+    sql: str = ""  # filled from the .sql file beside the sheet
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "IndicatorSheet":
+        unknown_sources = [name for name in self.data_sources if name not in SOURCES]
+        if unknown_sources:
+            raise ValueError(f"unknown data source(s) {unknown_sources}; known: {sorted(SOURCES)}")
+        allowed = set(DISAGGREGATIONS) | set(EXTRA_DISAGGREGATIONS)
+        unknown_dims = [name for name in self.disaggregations if name not in allowed]
+        if unknown_dims:
+            raise ValueError(f"unknown disaggregation(s) {unknown_dims}; known: {sorted(allowed)}")
+        if self.approach == "sentinel" and self.thresholds is None:
+            raise ValueError("a sentinel indicator needs thresholds (series_code, and upper/lower and/or modified_z)")
+        if self.unit == "percent" and self.aggregation not in ("ratio", "distinct"):
+            raise ValueError("a percent is re-aggregated from numerators and denominators: aggregation must be "
+                             "'ratio' (or 'distinct' when the SQL computes portfolio rows itself)")
+        if self.reported_by_grantees and "indicator_reports" not in self.data_sources:
+            raise ValueError("reported_by_grantees needs indicator_reports among data_sources")
+        return self
+
+    @property
+    def asset_name(self) -> str:
+        """The Dagster asset name: 'AWR-01' -> 'awr_01'."""
+        return self.code.lower().replace("-", "_")
+
+    @property
+    def additive(self) -> bool:
+        """Whether disaggregated values, projects and periods add up to their totals."""
+        return self.aggregation in ("sum", "ratio")
+
+
+def load_sheet(sheet_path: Path) -> IndicatorSheet:
+    """Read and validate one sheet and the SQL file of the same name beside it."""
+    label = sheet_path.as_posix()
+    try:
+        raw = yaml.safe_load(sheet_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise IndicatorError(f"{label}: not valid YAML ({error})") from None
+    if not isinstance(raw, dict):
+        raise IndicatorError(f"{label}: expected a mapping of fields")
+    sql_path = sheet_path.with_suffix(".sql")
+    if not sql_path.is_file():
+        raise IndicatorError(f"{label}: its SQL file {sql_path.name} is missing")
+    try:
+        sheet = IndicatorSheet(**raw, sql=sql_path.read_text(encoding="utf-8"))
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in item['loc']) or 'sheet'}: {item['msg']}"
+                             for item in error.errors())
+        raise IndicatorError(f"{label}: {problems}") from None
+    if sheet.code != sheet_path.stem:
+        raise IndicatorError(f"{label}: code {sheet.code} does not match the file name {sheet_path.stem}")
+    if sheet.theme != sheet_path.parent.name:
+        raise IndicatorError(f"{label}: theme {sheet.theme} does not match its folder {sheet_path.parent.name}")
+    try:
+        statements = duckdb.extract_statements(sheet.sql)
+    except duckdb.Error as error:
+        raise IndicatorError(f"{sql_path.as_posix()}: SQL does not parse ({error})") from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise IndicatorError(f"{sql_path.as_posix()}: must hold exactly one SELECT (or WITH ... SELECT) statement")
+    return sheet
+
+
+def load_registry(indicators_dir: Path) -> list[IndicatorSheet]:
+    """Every sheet under `indicators_dir/<theme>/`, validated, sorted by code; codes must be unique."""
+    sheets = []
+    for theme in THEMES:
+        folder = indicators_dir / theme
+        if folder.is_dir():
+            sheets += [load_sheet(path) for path in sorted(folder.glob("*.yaml"))]
+    seen: dict[str, str] = {}
+    for sheet in sheets:
+        if sheet.code in seen:
+            raise IndicatorError(f"indicator code {sheet.code} is defined twice ({seen[sheet.code]} and {sheet.theme})")
+        seen[sheet.code] = sheet.theme
+    stray = [path.as_posix() for path in indicators_dir.glob("*/*.yaml") if path.parent.name not in THEMES]
+    if stray:
+        raise IndicatorError(f"sheets outside a theme folder ({', '.join(THEMES)}): {', '.join(stray)}")
+    return sorted(sheets, key=lambda sheet: sheet.code)
+
+
+def shared_views_sql(indicators_dir: Path) -> str:
+    """The views every indicator's SQL may use (`indicators/_shared/views.sql`)."""
+    return (indicators_dir / SHARED_VIEWS_FILE).read_text(encoding="utf-8")

@@ -1,0 +1,84 @@
+"""Shared test fixtures: paths, a clean sample copy, and the harness that runs indicators on hand-made rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mel_pipeline.contract import SOURCES
+from mel_pipeline.indicator_engine import build_indicator_values, create_shared_views, run_indicator
+from mel_pipeline.indicator_registry import load_registry, shared_views_sql
+from mel_pipeline.ingest import ensure_staging_table
+from mel_pipeline.settings import REPO_ROOT, Settings
+from mel_pipeline.warehouse import AUDIT_TABLES_SQL, configure
+
+SHARED = REPO_ROOT.parent / "shared"
+REFERENCE = SHARED / "reference-data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURE_AS_OF = dt.date(2025, 12, 31)
+
+
+def settings_for(tmp_path: Path, raw_dir: Path | None = None, **overrides) -> Settings:
+    """Settings that keep every output of a test inside `tmp_path`."""
+    return Settings.from_env(
+        raw_dir=raw_dir or tmp_path / "raw", warehouse_path=tmp_path / "warehouse" / "mel.duckdb",
+        marts_dir=tmp_path / "marts", **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings rooted in the test's temporary folder, with a fixed as-of date."""
+    return settings_for(tmp_path, as_of=FIXTURE_AS_OF)
+
+
+def staged_connection(tables: dict[str, list[dict]], as_of: dt.date = FIXTURE_AS_OF) -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse whose staging tables hold exactly the given rows (other columns NULL)."""
+    connection = duckdb.connect()
+    settings = Settings.from_env(as_of=as_of)
+    configure(connection, settings)
+    connection.execute(AUDIT_TABLES_SQL)
+    for source in SOURCES.values():
+        ensure_staging_table(connection, source, source.schema(as_of))
+    for source_name, rows in tables.items():
+        for number, row in enumerate(rows, start=2):
+            columns = [*row, "_source_file", "_row_number"]
+            connection.execute(
+                f"INSERT INTO stg_{source_name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [*row.values(), "fixture.csv", number])
+    return connection
+
+
+def compute_indicators(tables: dict[str, list[dict]], codes: list[str], as_of: dt.date = FIXTURE_AS_OF):
+    """Run the named indicators of the real catalogue on fixture rows; returns indicator_values as dicts."""
+    connection = staged_connection(tables, as_of)
+    settings = Settings.from_env(as_of=as_of)
+    sheets = [sheet for sheet in load_registry(REPO_ROOT / "indicators") if sheet.code in codes]
+    assert sorted(sheet.code for sheet in sheets) == sorted(codes), "unknown indicator code in the test"
+    create_shared_views(connection, shared_views_sql(REPO_ROOT / "indicators"), settings)
+    for sheet in sheets:
+        run_indicator(connection, sheet, settings)
+    build_indicator_values(connection, sheets)
+    result = connection.execute("SELECT * FROM indicator_values")
+    columns = [column[0] for column in result.description]
+    rows = [dict(zip(columns, row)) for row in result.fetchall()]
+    connection.close()
+    return rows
+
+
+def pick(rows: list[dict], **where) -> dict:
+    """The single row matching every `column=value`; fails loudly if there are none or several."""
+    matches = [row for row in rows if all(row[key] == value for key, value in where.items())]
+    assert len(matches) == 1, f"{len(matches)} rows match {where}"
+    return matches[0]
+
+
+@pytest.fixture(scope="session")
+def sample_raw(tmp_path_factory) -> Path:
+    """A private copy of the shipped sample (data/raw), so tests may add or break files."""
+    target = tmp_path_factory.mktemp("sample") / "raw"
+    shutil.copytree(REPO_ROOT / "data" / "raw", target)
+    return target
