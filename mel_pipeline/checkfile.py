@@ -11,6 +11,8 @@ from pathlib import Path
 import duckdb
 
 from mel_pipeline.contract import SOURCES
+from mel_pipeline.indicator_engine import write_catalog
+from mel_pipeline.indicator_registry import load_registry
 from mel_pipeline.ingest import FileResult, ensure_staging_table, ingest_source, load_file
 from mel_pipeline.readers.files import SUFFIX_FORMATS, RawFile, UnreadableFile, sha256_of
 from mel_pipeline.settings import Settings
@@ -29,8 +31,10 @@ def check_file(path: Path, source_name: str, settings: Settings) -> tuple[list[s
     try:
         configure(connection, settings)
         connection.execute(AUDIT_TABLES_SQL)
-        needs_register = any(ref == "projects" for _, ref, _ in source.references) or source.within_project_dates
-        if needs_register and source_name != "projects":
+        tables = {reference.table for reference in source.references}
+        if "indicator_catalog" in tables:
+            write_catalog(connection, load_registry(settings.indicators_dir))
+        if ("stg_projects" in tables or source.within_project_dates) and source_name != "projects":
             ingest_source(connection, settings, "projects")
         ensure_staging_table(connection, source, schema)
         file_format = SUFFIX_FORMATS.get(path.suffix.lower(), "unsupported")

@@ -153,6 +153,26 @@ def frame(columns: list[pa.Column], checks: list[pa.Check] | None = None) -> pa.
 
 
 @dataclass(frozen=True)
+class Reference:
+    """A cross-source rule: values of `column` must be keys of a register in the warehouse."""
+
+    column: str
+    table: str
+    key: str
+    register: str
+    asset: str
+    where: str | None = None  # a fixed SQL filter on the register, written here, never from data
+
+
+PROJECT_REFERENCE = Reference("project_code", "stg_projects", "project_code", "projects register", "stg_projects")
+GRANTEE_INDICATOR_REFERENCE = Reference("indicator_code", "indicator_catalog", "code",
+                                        "indicator catalogue (indicators grantees report)", "indicator_catalog",
+                                        where="reported_by_grantees")
+INDICATOR_REFERENCE = Reference("indicator_code", "indicator_catalog", "code", "indicator catalogue",
+                                "indicator_catalog")
+
+
+@dataclass(frozen=True)
 class Source:
     """A raw source: its folder, formats, pandera schema and what the validator needs beyond it."""
 
@@ -161,8 +181,9 @@ class Source:
     formats: tuple[str, ...]
     build_schema: Callable[[dt.date], pa.DataFrameSchema]
     key: tuple[str, ...] = ()
-    references: tuple[tuple[str, str, str], ...] = ()  # (column, source, source column)
+    references: tuple[Reference, ...] = ()
     within_project_dates: tuple[str, ...] = ()
+    rates_need_parts: bool = False  # a percent indicator's row must give numerator and denominator
     pseudonym: tuple[str, tuple[str, ...]] | None = None  # (output column, identifier columns by precedence)
     reader: str = "table"
 
@@ -394,23 +415,23 @@ SOURCES: dict[str, Source] = {
         Source("indicator_reports", "Grantees' periodic indicator tables: one row per indicator, period and disaggregation.",
                ("csv", "xlsx"), _indicator_reports,
                key=("project_code", "indicator_code", "period_start", "period_end", *DISAGGREGATIONS),
-               references=(("project_code", "projects", "project_code"),),
-               within_project_dates=("period_start", "period_end")),
+               references=(PROJECT_REFERENCE, GRANTEE_INDICATOR_REFERENCE),
+               within_project_dates=("period_start", "period_end"), rates_need_parts=True),
         Source("targets", "Baselines and targets per project, indicator and period.", ("csv", "xlsx"), _targets,
                key=("project_code", "indicator_code", "period_start", "period_end"),
-               references=(("project_code", "projects", "project_code"),)),
+               references=(PROJECT_REFERENCE, INDICATOR_REFERENCE)),
         Source("participants", "Person-level attendance at trainings and outreach, with pre/post test scores.",
                ("csv", "xlsx"), _participants,
                key=("project_code", "event_id", "person_id"),
-               references=(("project_code", "projects", "project_code"),),
+               references=(PROJECT_REFERENCE,),
                within_project_dates=("event_date",),
                pseudonym=("person_id", ("curp", "email", "phone", "full_name"))),
         Source("outcomes", "Outcome-harvest records.", ("csv", "xlsx"), _outcomes, key=("outcome_id",),
-               references=(("project_code", "projects", "project_code"),)),
+               references=(PROJECT_REFERENCE,)),
         Source("msc_stories", "Most Significant Change stories and how far each was selected.", ("csv", "xlsx"),
-               _msc_stories, key=("story_id",), references=(("project_code", "projects", "project_code"),)),
+               _msc_stories, key=("story_id",), references=(PROJECT_REFERENCE,)),
         Source("feedback", "Stakeholder-feedback survey exports from KoboToolbox or ODK Central.", ("csv", "xlsx"),
-               _feedback, key=("submission_id",), references=(("project_code", "projects", "project_code"),),
+               _feedback, key=("submission_id",), references=(PROJECT_REFERENCE,),
                pseudonym=("respondent_id", ("respondent_phone", "respondent_name")), reader="survey"),
         Source("sentinel", "Context series tied to critical assumptions.", ("csv", "xlsx"), _sentinel,
                key=("series_code", "observed_on", "geography", "label")),
@@ -418,7 +439,7 @@ SOURCES: dict[str, Source] = {
                _iati, key=("iati_identifier", "result_index", "indicator_index", "element", "period_start",
                            "period_end", "disaggregation"), reader="iati"),
         Source("cla_log", "Feedback items and responses, pause-and-reflect decisions and process steps.",
-               ("csv", "xlsx"), _cla_log, key=("entry_id",), references=(("project_code", "projects", "project_code"),)),
+               ("csv", "xlsx"), _cla_log, key=("entry_id",), references=(PROJECT_REFERENCE,)),
     ]
 }
 

@@ -86,8 +86,11 @@ def render_source(source: Source) -> str:
             lines.append(f"- Rule: {stats['left']} {stats['operator']} {stats['right']} (when both are given)")
         elif check.name == "any_present":
             lines.append(f"- Rule: at least one of {', '.join(stats['columns'])}")
-    for column_name, referenced, referenced_column in source.references:
-        lines.append(f"- Rule: `{column_name}` must exist in `{referenced}.{referenced_column}`")
+    for reference in source.references:
+        lines.append(f"- Rule: `{reference.column}` must be in the {reference.register} "
+                     f"(`{reference.table}.{reference.key}`)")
+    if source.rates_need_parts:
+        lines.append("- Rule: a row of a percent indicator must give numerator and denominator")
     if source.within_project_dates:
         lines.append(f"- Rule: {' to '.join(source.within_project_dates)} must overlap the project's dates")
     if source.pseudonym:

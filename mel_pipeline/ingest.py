@@ -77,15 +77,18 @@ def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duc
                            col.metadata] for name, col in schema.columns.items()},
         "checks": [(check.name, check.statistics) for check in schema.checks],
         "unique": schema.unique,
-        "references": source.references,
+        "references": [reference.__dict__ for reference in source.references],
+        "rates_need_parts": source.rates_need_parts,
         "within_project_dates": source.within_project_dates,
         "pseudonym": source.pseudonym,
     }
-    referenced = sorted({referenced for _, referenced, _ in source.references}
-                        | ({"projects"} if source.within_project_dates else set()))
-    for name in referenced:
-        described[f"register:{name}"] = connection.execute(
-            "SELECT list(sha256 ORDER BY file) FROM load_audit WHERE source = ?", [name]).fetchone()[0]
+    registers = sorted({reference.table for reference in source.references}
+                       | ({"stg_projects"} if source.within_project_dates else set())
+                       | ({"indicator_catalog"} if source.rates_need_parts else set()))
+    for table in registers:
+        described[f"register:{table}"] = connection.execute(
+            f"SELECT md5(coalesce(string_agg(CAST(r AS VARCHAR), '|' ORDER BY CAST(r AS VARCHAR)), '')) "
+            f"FROM {qi(table)} r").fetchone()[0] if table_exists(connection, table) else None
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -161,7 +164,7 @@ def load_file(connection: duckdb.DuckDBPyConnection, settings: Settings, source:
     check_readable(raw, source.formats)
     relation, header, malformed, notes, scan = _read_relation(connection, raw, source, schema)
     known = {row[0] for row in connection.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'stg_%'").fetchall()}
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
     query = compile_validation(source, schema, relation, settings.pseudonym_key, known)
     connection.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}", query.parameters)
     if scan is not None:

@@ -277,18 +277,24 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
             f"'duplicate key ({key_names}): appears ' || __key_count || ' times in this file, first at row ' || __key_first")))
 
     joins = []
-    for index, (column_name, referenced_source, referenced_column) in enumerate(source.references):
-        alias = f"ref{index}"
-        table = f"stg_{referenced_source}"
-        if table in known_tables:
-            joins.append(f"LEFT JOIN (SELECT DISTINCT {qi(referenced_column)} AS k FROM {qi(table)}) {alias} "
-                         f"ON {alias}.k = p.{qi(column_name)}")
+    for index, reference in enumerate(source.references):
+        alias, column = f"ref{index}", f"p.{qi(reference.column)}"
+        if reference.table in known_tables:
+            where = f" WHERE {reference.where}" if reference.where else ""
+            joins.append(f"LEFT JOIN (SELECT DISTINCT {qi(reference.key)} AS k FROM {qi(reference.table)}{where}) "
+                         f"{alias} ON {alias}.k = {column}")
             missing = f"{alias}.k IS NULL"
         else:
             missing = "true"
-        failures.append((f"p.{qi(column_name)} IS NOT NULL AND {missing}", _failure(
-            column_name, "reference", f"p.{qi(column_name)}",
-            f"'''' || p.{qi(column_name)} || ''' is not in the {referenced_source} register'")))
+        message = f"'''' || {column} || " + ql("' is not in the " + reference.register)
+        failures.append((f"{column} IS NOT NULL AND {missing}",
+                         _failure(reference.column, "reference", column, message)))
+    if source.rates_need_parts and "indicator_catalog" in known_tables:
+        joins.append("LEFT JOIN (SELECT code AS k, unit FROM indicator_catalog) indicator ON indicator.k = p.indicator_code")
+        failures.append((
+            "indicator.unit = 'percent' AND (p.numerator IS NULL OR p.denominator IS NULL)",
+            _failure("numerator", "rate_parts", "NULL",
+                     "p.indicator_code || ' is a percentage: give its numerator and denominator, not only a value'")))
     if source.within_project_dates:
         if "stg_projects" in known_tables:
             joins.append("LEFT JOIN (SELECT project_code AS k, start_date, end_date FROM stg_projects) project "

@@ -4,10 +4,11 @@ The in-process executor is chosen on purpose: on a 2-core machine a process per 
 seconds each, and every step writes the same DuckDB file anyway.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
+from mel_pipeline.defs.indicators import build_indicator_assets
+from mel_pipeline.defs.marts import publish
 from mel_pipeline.defs.resources import MelWarehouse
 from mel_pipeline.defs.staging import STAGING_ASSETS
 
@@ -15,7 +16,7 @@ from mel_pipeline.defs.staging import STAGING_ASSETS
 def build_definitions() -> dg.Definitions:
     """All definitions, with the warehouse resource bound."""
     return dg.Definitions(
-        assets=[*STAGING_ASSETS],
+        assets=[*STAGING_ASSETS, *build_indicator_assets(), publish],
         resources={"warehouse": MelWarehouse()},
         executor=dg.in_process_executor,
     )

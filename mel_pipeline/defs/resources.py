@@ -1,6 +1,5 @@
 """The one resource the assets share: the pipeline's settings and access to the working warehouse."""
 
-from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator

@@ -1,6 +1,5 @@
 """Staging assets: one per raw source, each with checks that show what was rejected and why."""
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -32,8 +31,8 @@ def _check_specs(source: Source) -> list[dg.AssetCheckSpec]:
 
 def build_staging_asset(source: Source) -> dg.AssetsDefinition:
     """The asset that brings `stg_<source>` up to date with `data/raw/<source>/`."""
-    upstream = [staging_key(name) for name in sorted({ref for _, ref, _ in source.references}
-                                                      | ({"projects"} if source.within_project_dates else set()))]
+    upstream = [dg.AssetKey(name) for name in sorted({reference.asset for reference in source.references}
+                                                     | ({"stg_projects"} if source.within_project_dates else set()))]
 
     @dg.asset(
         name=f"stg_{source.name}",

@@ -1,0 +1,190 @@
+"""The mart tables analysts read, built from the warehouse into an attached database named `mart`.
+
+Each mart is one SQL statement over warehouse tables except `indicator_values`, which passes
+through disclosure control first. Nothing here decides where the file lives or when it becomes
+visible: `publish` does that.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from mel_pipeline.disclosure import suppress
+
+SURVEY_ITEMS = ("enforcement_improved", "coercion_observed", "employer_compliance", "training_useful", "rights_known")
+DIVERGENCE_GAP = 1.0  # points on a 1-5 scale between two groups' means that count as divergent
+SELECTION_ORDER = "CASE selection_level WHEN 'collected' THEN 1 WHEN 'project' THEN 2 WHEN 'portfolio' THEN 3 ELSE 4 END"
+# Defence in depth for free text copied into the marts: anything shaped like a direct identifier is masked.
+IDENTIFIER_PATTERNS = (
+    r"[A-Z]{4}[0-9]{6}[HMX][A-Z]{5}[A-Z0-9][0-9]",  # CURP
+    r"[^@\s]+@[^@\s]+\.[^@\s]+",                    # email
+    r"\+?[0-9][0-9 ()-]{7,}[0-9]",                  # phone
+)
+
+SENTINEL_SIGNALS_SQL = """
+CREATE OR REPLACE TABLE sentinel_signals AS
+WITH observations AS (
+    SELECT c.code AS indicator_code, c.theme, s.series_code, s.geography, s.observed_on, s.label, s.value, s.unit,
+           s.source, c.threshold_upper, c.threshold_lower, c.modified_z AS modified_z_threshold,
+           count(*) OVER (PARTITION BY s.series_code, s.geography) AS geography_observations
+    FROM stg_sentinel s JOIN indicator_catalog c ON c.series_code = s.series_code
+),
+baselines AS (
+    -- A geography with a history of its own (8 observations or more) is judged against it; the
+    -- others against the whole series, so a handful of cases still get a robust baseline.
+    SELECT *, CASE WHEN geography_observations >= 8 THEN series_code || '|' || geography ELSE series_code END AS baseline_key
+    FROM observations
+),
+medians AS (
+    SELECT *, median(value) OVER (PARTITION BY baseline_key) AS baseline_median FROM baselines
+),
+spreads AS (
+    SELECT *, median(abs(value - baseline_median)) OVER (PARTITION BY baseline_key) AS baseline_mad FROM medians
+)
+SELECT indicator_code, theme, series_code, geography, observed_on, label, value, unit,
+       baseline_median, baseline_mad,
+       CASE WHEN baseline_mad > 0 THEN 0.6745 * (value - baseline_median) / baseline_mad END AS modified_z,
+       threshold_upper, threshold_lower, modified_z_threshold,
+       coalesce(value > threshold_upper, false) OR coalesce(value < threshold_lower, false)
+           OR coalesce(abs(0.6745 * (value - baseline_median) / nullif(baseline_mad, 0)) > modified_z_threshold, false)
+           AS signal,
+       nullif(concat_ws('; ',
+           CASE WHEN value > threshold_upper THEN 'above the upper threshold ' || threshold_upper END,
+           CASE WHEN value < threshold_lower THEN 'below the lower threshold ' || threshold_lower END,
+           CASE WHEN abs(0.6745 * (value - baseline_median) / nullif(baseline_mad, 0)) > modified_z_threshold
+                THEN 'modified z-score ' || round(0.6745 * (value - baseline_median) / baseline_mad, 1)
+                     || ' beyond ' || modified_z_threshold END), '') AS signal_reason,
+       source
+FROM spreads
+ORDER BY indicator_code, geography, observed_on
+"""
+
+MART_SQL = {
+    "indicator_catalog": "SELECT * FROM indicator_catalog ORDER BY code",
+    "sentinel_signals": "SELECT * FROM sentinel_signals",
+    "outcome_harvest_summary": """
+        WITH substantiated AS (
+            SELECT *, substantiation IN ('confirmed', 'partially_confirmed') AS is_substantiated FROM stg_outcomes
+        ),
+        by_project AS (
+            SELECT theme, project_code, year(outcome_date) AS year, significance, contribution, intention, polarity,
+                   count(*) AS outcomes, count(*) FILTER (WHERE is_substantiated) AS substantiated_outcomes
+            FROM substantiated GROUP BY ALL
+        )
+        SELECT * FROM by_project
+        UNION ALL
+        SELECT theme, 'PORTFOLIO', year, significance, contribution, intention, polarity,
+               sum(outcomes), sum(substantiated_outcomes)
+        FROM by_project GROUP BY ALL
+        ORDER BY theme, project_code, year, significance, contribution, intention, polarity""",
+    "msc_summary": f"""
+        WITH stories AS (
+            SELECT project_code, domain, year(story_date) AS year, {SELECTION_ORDER} AS level_rank,
+                   selection_level, storyteller_type, storyteller_sex FROM stg_msc_stories
+            UNION ALL
+            SELECT 'PORTFOLIO', domain, year(story_date), {SELECTION_ORDER}, selection_level, storyteller_type,
+                   storyteller_sex FROM stg_msc_stories
+        ),
+        levels AS (SELECT * FROM (VALUES (1, 'collected'), (2, 'project'), (3, 'portfolio'), (4, 'donor')) l(rank, level))
+        SELECT s.project_code, s.domain, s.year, l.level AS selection_level,
+               count(*) FILTER (WHERE s.level_rank >= l.rank) AS stories_reaching_level,
+               count(*) AS stories_collected,
+               round(100.0 * count(*) FILTER (WHERE s.level_rank >= l.rank) / count(*), 1) AS selection_rate_pct,
+               count(*) FILTER (WHERE s.level_rank >= l.rank AND s.storyteller_sex = 'female') AS told_by_women,
+               count(DISTINCT s.storyteller_type) FILTER (WHERE s.level_rank >= l.rank) AS storyteller_types
+        FROM stories s CROSS JOIN levels l
+        GROUP BY s.project_code, s.domain, s.year, l.rank, l.level
+        ORDER BY s.project_code, s.domain, s.year, l.rank""",
+    "load_audit": "SELECT * FROM load_audit ORDER BY source, file",
+}
+
+
+def stakeholder_divergence_sql(threshold: int) -> str:
+    """Pairwise gaps between stakeholder groups' mean answers to the same item, small groups hidden."""
+    answers = " UNION ALL ".join(
+        f"SELECT project_code, year(submitted_at) AS year, stakeholder_group, '{item}' AS item, "
+        f"CAST({item} AS DOUBLE) AS score FROM stg_feedback WHERE {item} IS NOT NULL" for item in SURVEY_ITEMS)
+    return f"""
+        WITH answers AS ({answers}),
+        everywhere AS (SELECT * FROM answers UNION ALL SELECT 'PORTFOLIO', year, stakeholder_group, item, score FROM answers),
+        groups AS (
+            SELECT item, project_code, year, stakeholder_group, count(*) AS respondents, avg(score) AS mean_score
+            FROM everywhere GROUP BY ALL
+        )
+        SELECT a.item, a.project_code, a.year, a.stakeholder_group AS group_a, b.stakeholder_group AS group_b,
+               a.respondents AS respondents_a, b.respondents AS respondents_b,
+               CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold} THEN a.mean_score END AS mean_a,
+               CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold} THEN b.mean_score END AS mean_b,
+               CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold}
+                    THEN a.mean_score - b.mean_score END AS gap,
+               CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold}
+                    THEN abs(a.mean_score - b.mean_score) >= {DIVERGENCE_GAP} END AS divergent,
+               NOT (a.respondents >= {threshold} AND b.respondents >= {threshold}) AS suppressed
+        FROM groups a JOIN groups b
+          ON a.item = b.item AND a.project_code = b.project_code AND a.year = b.year
+         AND a.stakeholder_group < b.stakeholder_group
+        ORDER BY a.item, a.project_code = 'PORTFOLIO' DESC, a.project_code, a.year, group_a, group_b"""
+
+
+def rejected_rows_sql() -> str:
+    """Rejected rows for the marts, with anything shaped like a direct identifier masked."""
+    def scrub(column: str) -> str:
+        expression = column
+        for pattern in IDENTIFIER_PATTERNS:
+            expression = f"regexp_replace({expression}, '{pattern}', '***', 'g')"
+        return expression
+
+    return (f'SELECT source, file, row_number, "column", "check", {scrub("value")} AS value, '
+            f"{scrub('message')} AS message, severity FROM rejected_rows ORDER BY source, file, row_number")
+
+
+THEME_SCORECARD_SQL = """
+    WITH statuses AS (
+        SELECT theme, project_code, period_type, period_start, period_end,
+               count(DISTINCT indicator_code) AS indicators,
+               count(*) FILTER (WHERE status = 'on_track') AS on_track,
+               count(*) FILTER (WHERE status = 'at_risk') AS at_risk,
+               count(*) FILTER (WHERE status = 'off_track') AS off_track,
+               count(*) FILTER (WHERE status = 'no_target') AS no_target,
+               count(*) FILTER (WHERE status = 'suppressed') AS suppressed
+        FROM mart.indicator_values WHERE disaggregation = 'total' GROUP BY ALL
+    )
+    SELECT s.*,
+           (SELECT count(*) FROM mart.sentinel_signals g
+             WHERE g.theme = s.theme AND g.signal AND g.observed_on BETWEEN s.period_start AND s.period_end) AS sentinel_signals,
+           (SELECT count(*) FROM stg_outcomes o
+             WHERE o.theme = s.theme AND o.substantiation IN ('confirmed', 'partially_confirmed')
+               AND (s.project_code = 'PORTFOLIO' OR o.project_code = s.project_code)
+               AND o.outcome_date BETWEEN s.period_start AND s.period_end) AS substantiated_outcomes,
+           (SELECT count(*) FROM stg_msc_stories m
+             WHERE m.domain = s.theme AND (s.project_code = 'PORTFOLIO' OR m.project_code = s.project_code)
+               AND m.story_date BETWEEN s.period_start AND s.period_end) AS msc_stories
+    FROM statuses s
+    ORDER BY theme, project_code = 'PORTFOLIO' DESC, project_code, period_type, period_start"""
+
+
+def published_indicator_values(connection: duckdb.DuckDBPyConnection, threshold: int) -> pd.DataFrame:
+    """indicator_values with disclosure control applied."""
+    frame = connection.execute("""
+        SELECT v.*, c.counts_people, c.aggregation, c.accumulation,
+               v.indicator_code IN (SELECT DISTINCT indicator_code FROM indicator_results
+                                    WHERE project_code = 'PORTFOLIO') AS portfolio_supplied
+        FROM indicator_values v JOIN indicator_catalog c ON c.code = v.indicator_code""").df()
+    return suppress(frame, threshold)
+
+
+def build_marts(connection: duckdb.DuckDBPyConnection, threshold: int) -> dict[str, int]:
+    """Create every mart table in the attached database `mart`; returns row counts per table."""
+    values = published_indicator_values(connection, threshold)
+    connection.register("published_indicator_values", values)
+    connection.execute("CREATE TABLE mart.indicator_values AS SELECT * FROM published_indicator_values")
+    connection.unregister("published_indicator_values")
+    for name, sql in MART_SQL.items():
+        connection.execute(f"CREATE TABLE mart.{name} AS {sql}")
+    connection.execute(f"CREATE TABLE mart.stakeholder_divergence AS {stakeholder_divergence_sql(threshold)}")
+    connection.execute(f"CREATE TABLE mart.rejected_rows AS {rejected_rows_sql()}")
+    connection.execute(f"CREATE TABLE mart.theme_scorecard AS {THEME_SCORECARD_SQL}")
+    tables = [row[0] for row in connection.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'mart' ORDER BY table_name").fetchall()]
+    return {table: connection.execute(f"SELECT count(*) FROM mart.{table}").fetchone()[0] for table in tables}
