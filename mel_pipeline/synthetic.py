@@ -1535,64 +1535,72 @@ def _write_msc_stories(folder: Path, plans: list[Plan], seed: int) -> int:
     return _write_csv(folder / "msc_stories.csv", MSC_COLUMNS, rows)
 
 
-FEEDBACK_ITEMS = (
-    ("worker", "awareness", "Piden materiales en audio para compañeras con baja escolaridad."),
-    ("worker", "awareness", "El horario de los talleres coincide con el cambio de turno."),
-    ("union", "capacity", "Solicitan acompañamiento jurídico para registrar sus nuevos estatutos."),
-    ("employer", "compliance", "Piden una guía breve sobre el procedimiento de legitimación para pymes."),
-    ("government", "enforcement", "La oficina federal solicita capacitación adicional en el sistema de casos."),
-    ("civil_society", "enforcement", "Reportan represalias tras una consulta y piden canalizar la queja."),
-    ("academia", "cla", "Proponen compartir la base de datos anonimizada de encuestas."),
-    ("worker", "compliance", "Denuncian que la empresa no entregó copia del contrato antes de la votación."),
-)
-DECISIONS = (
-    ("awareness", "stakeholder_feedback", "Trasladar los talleres al horario de cambio de turno."),
-    ("awareness", "monitoring_data", "Reforzar la difusión digital donde la asistencia presencial bajó."),
-    ("capacity", "msc", "Ampliar la escuela sindical para mujeres a dos estados más."),
-    ("enforcement", "context_monitoring", "Priorizar el acompañamiento de casos del mecanismo de respuesta rápida."),
-    ("compliance", "evaluation", "Concentrar la asistencia técnica en pymes de nivel 2 y 3."),
-    ("cla", "outcome_harvest", "Incorporar los alcances negativos a la reunión trimestral de reflexión."),
-)
-PROCESS_STEPS = (
-    ("expected", "awareness", "Trabajadoras capacitadas replican la información en su línea de producción."),
-    ("expected", "capacity", "El sindicato apoyado convoca a elección de directiva con voto secreto."),
-    ("expected", "compliance", "La empresa capacitada actualiza su reglamento interior de trabajo."),
-    ("expected", "enforcement", "La inspección registra el seguimiento de la visita en el sistema de casos."),
-    ("emergent", "capacity", "Un sindicato no apoyado solicita acompañamiento para su consulta de legitimación."),
-    ("emergent", "awareness", "Un centro de trabajadores reutiliza los materiales en su línea de atención."),
-)
+# Entry templates per entry type: (theme, stakeholder group / evidence type / step kind, description).
+CLA_TEMPLATES = {
+    "feedback_item": (
+        ("awareness", "worker", "Piden materiales en audio para compañeras con baja escolaridad."),
+        ("awareness", "worker", "El horario de los talleres coincide con el cambio de turno."),
+        ("capacity", "union", "Solicitan acompañamiento jurídico para registrar sus nuevos estatutos."),
+        ("compliance", "employer", "Piden una guía breve sobre el procedimiento de legitimación para pymes."),
+        ("enforcement", "government", "La oficina federal solicita capacitación adicional en el sistema de casos."),
+        ("enforcement", "civil_society", "Reportan represalias tras una consulta y piden canalizar la queja."),
+        ("cla", "academia", "Proponen compartir la base de datos anonimizada de encuestas."),
+        ("compliance", "worker", "Denuncian que la empresa no entregó copia del contrato antes de la votación."),
+    ),
+    "reflection_decision": (
+        ("awareness", "stakeholder_feedback", "Trasladar los talleres al horario de cambio de turno."),
+        ("awareness", "monitoring_data", "Reforzar la difusión digital donde la asistencia presencial bajó."),
+        ("capacity", "msc", "Ampliar la escuela sindical para mujeres a dos estados más."),
+        ("enforcement", "context_monitoring", "Priorizar el acompañamiento de casos del mecanismo de respuesta rápida."),
+        ("compliance", "evaluation", "Concentrar la asistencia técnica en pymes de nivel 2 y 3."),
+        ("cla", "outcome_harvest", "Incorporar los alcances negativos a la reunión trimestral de reflexión."),
+    ),
+    "process_step": (
+        ("awareness", "expected", "Trabajadoras capacitadas replican la información en su línea de producción."),
+        ("capacity", "expected", "El sindicato apoyado convoca a elección de directiva con voto secreto."),
+        ("compliance", "expected", "La empresa capacitada actualiza su reglamento interior de trabajo."),
+        ("enforcement", "expected", "La inspección registra el seguimiento de la visita en el sistema de casos."),
+        ("capacity", "emergent", "Un sindicato no apoyado solicita acompañamiento para su consulta de legitimación."),
+        ("awareness", "emergent", "Un centro de trabajadores reutiliza los materiales en su línea de atención."),
+    ),
+}
 CLA_COLUMNS = ("entry_id", "project_code", "entry_type", "entry_date", "stakeholder_group", "theme", "description",
                "evidence_type", "step_kind", "status", "service_window_days", "resolved_on")
 SERVICE_WINDOW_DAYS = 30
 
 
-def _cla_entry(kind: str, plan: Plan, rng: np.random.Generator) -> list[object]:
-    """One CLA log entry after its id and project: type, dates, status and the columns its type uses."""
-    first, last = _window(plan)
-    entry_date = _random_date(rng, first, last)
+def _cla_status(kind: str, entry_date: dt.date, rng: np.random.Generator) -> tuple[str, dt.date | None]:
+    """Status and closing date: most feedback answered within the window, some late, some still open;
+    decisions implemented, dropped or in progress; steps completed, in progress or open."""
     draw = rng.random()
     if kind == "feedback_item":
-        group, theme, text = FEEDBACK_ITEMS[int(rng.integers(len(FEEDBACK_ITEMS)))]
+        if draw >= 0.88:
+            return "open", None
         delay = int(rng.integers(1, SERVICE_WINDOW_DAYS + 1)) if draw < 0.7 else int(rng.integers(31, 81))
-        resolved = entry_date + dt.timedelta(days=delay)
-        if draw >= 0.88 or resolved > LATEST_DATE:
-            return [kind, entry_date, group, theme, text, None, None, "open", SERVICE_WINDOW_DAYS, None]
-        return [kind, entry_date, group, theme, text, None, None, "answered", SERVICE_WINDOW_DAYS, resolved]
-    if kind == "reflection_decision":
-        theme, evidence, text = DECISIONS[int(rng.integers(len(DECISIONS)))]
-        status = "implemented" if draw < 0.6 else "dropped" if draw < 0.75 else "in_progress"
-        implemented = entry_date + dt.timedelta(days=int(rng.integers(20, 150)))
-        if status == "implemented" and implemented > LATEST_DATE:
-            status = "in_progress"
-        return [kind, entry_date, None, theme, text, evidence, None, status, None,
-                implemented if status == "implemented" else None]
-    step_kind, theme, text = PROCESS_STEPS[int(rng.integers(len(PROCESS_STEPS)))]
-    status = "completed" if draw < 0.55 else "in_progress" if draw < 0.8 else "open"
-    completed = entry_date + dt.timedelta(days=int(rng.integers(15, 200)))
-    if status == "completed" and completed > LATEST_DATE:
-        status = "in_progress"
-    return [kind, entry_date, None, theme, text, None, step_kind, status, None,
-            completed if status == "completed" else None]
+        closed, unfinished = "answered", "open"
+    elif kind == "reflection_decision":
+        if draw >= 0.6:
+            return ("dropped" if draw < 0.75 else "in_progress"), None
+        delay, closed, unfinished = int(rng.integers(20, 150)), "implemented", "in_progress"
+    else:
+        if draw >= 0.55:
+            return ("in_progress" if draw < 0.8 else "open"), None
+        delay, closed, unfinished = int(rng.integers(15, 200)), "completed", "in_progress"
+    resolved = entry_date + dt.timedelta(days=delay)
+    return (unfinished, None) if resolved > LATEST_DATE else (closed, resolved)
+
+
+def _cla_entry(number: int, kind: str, plans: list[Plan], rng: np.random.Generator) -> list[object]:
+    """One CLA log row, for a project working on the entry's theme."""
+    theme, detail, text = CLA_TEMPLATES[kind][int(rng.integers(len(CLA_TEMPLATES[kind])))]
+    plan = _plan_for_theme(plans, theme, rng)
+    entry_date = _random_date(rng, *_window(plan))
+    status, resolved = _cla_status(kind, entry_date, rng)
+    return [
+        f"CLA-{number:04d}", plan.code, kind, entry_date, detail if kind == "feedback_item" else None, theme, text,
+        detail if kind == "reflection_decision" else None, detail if kind == "process_step" else None, status,
+        SERVICE_WINDOW_DAYS if kind == "feedback_item" else None, resolved,
+    ]
 
 
 def _write_cla_log(folder: Path, plans: list[Plan], seed: int) -> int:
@@ -1601,10 +1609,7 @@ def _write_cla_log(folder: Path, plans: list[Plan], seed: int) -> int:
     count = 120 + 30 * sum(plan.code not in REAL_PLAN_DETAILS for plan in plans)
     kinds = rng.permutation(["feedback_item"] * (count // 2) + ["reflection_decision"] * (count // 4)
                             + ["process_step"] * (count - count // 2 - count // 4)).tolist()
-    rows = []
-    for number, kind in enumerate(kinds, start=1):
-        plan = plans[int(rng.integers(len(plans)))]
-        rows.append([f"CLA-{number:04d}", plan.code, *_cla_entry(kind, plan, rng)])
+    rows = [_cla_entry(number, kind, plans, rng) for number, kind in enumerate(kinds, start=1)]
     workbook = Workbook()
     _sheet_with_table(workbook, "registro", CLA_COLUMNS, rows)
     _save_workbook(workbook, folder / "cla_log.xlsx")

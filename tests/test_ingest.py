@@ -1,0 +1,181 @@
+"""Loading files into staging: one clean fixture, one fixture per defect, quarantine, incremental reloads."""
+
+import datetime as dt
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from mel_pipeline.indicator_engine import write_catalog
+from mel_pipeline.indicator_registry import IndicatorSheet
+from mel_pipeline.ingest import ingest_source
+from mel_pipeline.warehouse import open_warehouse
+from tests.conftest import settings_for
+
+PROJECTS = """project_code,title,grantee,start_date,end_date,themes
+CALLE,Improving Working Conditions,AIR,2019-12-15,2024-03-30,enforcement;cla
+MAP,Mexico Awareness Raising,Partners of the Americas,2021-01-01,2025-06-30,awareness;cla
+"""
+HEADER = "project_code,indicator_code,period_start,period_end,sex,state,numerator,denominator,value\n"
+CATALOG = [
+    IndicatorSheet(code="ENF-01", name="Inspections followed up", theme="enforcement", unit="percent",
+                   definition="Inspections followed up within 60 days / inspections.", direction="higher_is_better",
+                   accumulation="incremental", aggregation="ratio", data_sources=["indicator_reports"],
+                   approach="conventional", reported_by_grantees=True),
+    IndicatorSheet(code="AWR-01", name="Workers trained", theme="awareness", unit="count",
+                   definition="People who completed a labor-rights training.", direction="higher_is_better",
+                   accumulation="incremental", aggregation="sum", data_sources=["indicator_reports"],
+                   approach="conventional", reported_by_grantees=True),
+]
+CLEAN = HEADER + """CALLE,ENF-01,2022-01-01,2022-06-30,,,12,20,
+CALLE,ENF-01,2022-01-01,2022-06-30,,Puebla,5,8,
+MAP,AWR-01,2022-01-01,2022-06-30,,,,,40
+"""
+
+
+def write(raw: Path, relative: str, content: str | bytes) -> Path:
+    path = raw / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def load(tmp_path: Path, files: dict[str, str | bytes], source: str = "indicator_reports"):
+    """Ingest the projects register, the catalogue and `source`; returns (result, audit rows, rejections)."""
+    raw = tmp_path / "raw"
+    write(raw, "projects/projects.csv", PROJECTS)
+    for relative, content in files.items():
+        write(raw, relative, content)
+    settings = settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31))
+    with open_warehouse(settings) as connection:
+        write_catalog(connection, CATALOG)
+        ingest_source(connection, settings, "projects")
+        result = ingest_source(connection, settings, source)
+        audit = connection.execute(
+            "SELECT file, status, rows_read, rows_loaded, rows_rejected FROM load_audit WHERE source = ? ORDER BY file",
+            [source]).fetchall()
+        rejected = connection.execute(
+            'SELECT file, row_number, "column", "check", message FROM rejected_rows WHERE source = ? '
+            "ORDER BY file, row_number, \"column\", \"check\"", [source]).fetchall()
+        staged = connection.execute(f"SELECT count(*) FROM stg_{source}").fetchone()[0]
+    return result, audit, rejected, staged
+
+
+def test_clean_file_loads_every_row(tmp_path):
+    _, audit, rejected, staged = load(tmp_path, {"indicator_reports/clean.csv": CLEAN})
+    assert audit == [("indicator_reports/clean.csv", "loaded", 3, 3, 0)]
+    assert rejected == [] and staged == 3
+
+
+def test_one_bad_row_is_rejected_and_the_rest_kept(tmp_path):
+    bad = CLEAN + "CALLE,ENF-01,2022-07-01,2022-12-31,,,9,4,\n"
+    _, audit, rejected, staged = load(tmp_path, {"indicator_reports/bad.csv": bad})
+    assert audit == [("indicator_reports/bad.csv", "loaded", 4, 3, 1)]
+    assert rejected == [("indicator_reports/bad.csv", 5, "numerator", "column_compare",
+                         "numerator (9) must be <= denominator (4)")]
+    assert staged == 3
+
+
+def test_cross_source_rules_use_the_registers(tmp_path):
+    rows = HEADER + ("XYZ,ENF-01,2022-01-01,2022-06-30,,,1,2,\n"      # unknown project
+                     "CALLE,ZZZ-99,2022-01-01,2022-06-30,,,1,2,\n"    # unknown indicator
+                     "CALLE,ENF-01,2025-01-01,2025-06-30,,,1,2,\n"    # after CALLE ended (2024-03-30)
+                     "CALLE,ENF-01,2022-01-01,2022-06-30,,,,,55\n")   # a percentage without its parts
+    _, audit, rejected, _ = load(tmp_path, {"indicator_reports/x.csv": rows})
+    assert audit == [("indicator_reports/x.csv", "loaded", 4, 0, 4)]
+    assert [(row, column, check) for _, row, column, check, _ in rejected] == [
+        (2, "project_code", "reference"), (3, "indicator_code", "reference"),
+        (4, "period_start", "within_project_dates"), (5, "numerator", "rate_parts")]
+    messages = [message for *_, message in rejected]
+    assert messages == [
+        "'XYZ' is not in the projects register",
+        "'ZZZ-99' is not in the indicator catalogue (indicators grantees report)",
+        "dates 2025-01-01 to 2025-06-30 fall outside project CALLE's dates (2019-12-15 to 2024-03-30)",
+        "ENF-01 is a percentage: give its numerator and denominator, not only a value"]
+
+
+def test_malformed_rows_keep_the_numbering_of_the_rows_after_them(tmp_path):
+    rows = HEADER + ("CALLE,ENF-01,2022-01-01,2022-06-30,,,1,2,,extra\n"
+                     "CALLE,ENF-01,2022-01-01,2022-06-30,,Puebla,1\n"
+                     "CALLE,ENF-01,2022-07-01,2022-12-31,,,3,2,\n")
+    _, audit, rejected, _ = load(tmp_path, {"indicator_reports/ragged.csv": rows})
+    assert audit == [("indicator_reports/ragged.csv", "loaded", 3, 0, 3)]
+    assert [(row, check) for _, row, _, check, _ in rejected] == [
+        (2, "malformed_row"), (3, "malformed_row"), (4, "column_compare")]
+    assert rejected[0][4] == "the row has more cells than the header"
+
+
+def test_unreadable_files_are_quarantined_and_others_still_load(tmp_path):
+    files = {
+        "indicator_reports/a_clean.csv": CLEAN,
+        "indicator_reports/b_latin1.csv": (HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,Querétaro,,,4\n").encode("cp1252"),
+        "indicator_reports/c_empty.csv": b"",
+        "indicator_reports/d_binary.csv": bytes(range(256)) * 4,
+        "indicator_reports/e_missing_column.csv": "project_code,period_start\nCALLE,2022-01-01\n",
+        "indicator_reports/f_excel_named_csv.csv": b"PK\x03\x04rest-of-a-zip",
+        "indicator_reports/g_notes.pdf": b"%PDF-1.4",
+    }
+    result, audit, rejected, staged = load(tmp_path, files)
+    assert [(file, status) for file, status, *_ in audit] == [
+        ("indicator_reports/a_clean.csv", "loaded"), ("indicator_reports/b_latin1.csv", "quarantined"),
+        ("indicator_reports/c_empty.csv", "quarantined"), ("indicator_reports/d_binary.csv", "quarantined"),
+        ("indicator_reports/e_missing_column.csv", "quarantined"),
+        ("indicator_reports/f_excel_named_csv.csv", "quarantined"), ("indicator_reports/g_notes.pdf", "quarantined")]
+    assert staged == 3
+    messages = {file: message for file, row, column, check, message in rejected}
+    assert all(check == "file_unreadable" for *_, check, _ in rejected)
+    assert messages["indicator_reports/b_latin1.csv"] == (
+        # the é of Querétaro: 89 bytes of header + 39 bytes into line 2
+        "indicator_reports/b_latin1.csv: not valid UTF-8 (byte 0xe9 at line 2, byte 128). "
+        "It looks like Latin-1/Windows-1252. Save the file as 'CSV UTF-8'")
+    assert messages["indicator_reports/c_empty.csv"] == "indicator_reports/c_empty.csv: the file is empty (0 bytes)"
+    assert "binary content" in messages["indicator_reports/d_binary.csv"]
+    assert messages["indicator_reports/e_missing_column.csv"] == (
+        "indicator_reports/e_missing_column.csv: missing required column(s): "
+        "indicator_code (or codigo_indicador/indicador), period_end (or periodo_fin/fin_periodo)")
+    assert "spreadsheet or archive" in messages["indicator_reports/f_excel_named_csv.csv"]
+    assert "'.pdf' files are not accepted here" in messages["indicator_reports/g_notes.pdf"]
+    assert len(result.quarantined) == 6
+
+
+def test_excel_title_rows_and_hidden_sheets(tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "reporte"
+    sheet.append(["Reporte semestral de indicadores"])
+    sheet.merge_cells("A1:F1")
+    sheet.append([])
+    sheet.append(["proyecto", "codigo_indicador", "periodo_inicio", "periodo_fin", "sexo", "valor"])
+    sheet.append(["MAP", "AWR-01", dt.datetime(2022, 1, 1), dt.datetime(2022, 6, 30), "Mujer", 25])
+    sheet.append(["MAP", "AWR-01", dt.datetime(2022, 1, 1), dt.datetime(2022, 6, 30), "Hombre", "veinte"])
+    hidden = workbook.create_sheet("instrucciones")
+    hidden.append(["no leer"])
+    hidden.sheet_state = "hidden"
+    path = tmp_path / "report.xlsx"
+    workbook.save(path)
+    result, audit, rejected, staged = load(tmp_path, {"indicator_reports/report.xlsx": path.read_bytes()})
+    assert audit == [("indicator_reports/report.xlsx", "loaded", 2, 1, 1)]
+    assert rejected == [("indicator_reports/report.xlsx", 5, "value", "any_present",
+                         "at least one of value, numerator must be given"),
+                        ("indicator_reports/report.xlsx", 5, "value", "dtype", "'veinte' is not a number")]
+    assert result.files[0].notes == ["ignored hidden sheet 'instrucciones'"]
+
+
+def test_unchanged_files_are_skipped_changed_ones_reloaded_removed_ones_forgotten(tmp_path):
+    raw = tmp_path / "raw"
+    load(tmp_path, {"indicator_reports/a.csv": CLEAN, "indicator_reports/b.csv": CLEAN.replace("CALLE", "MAP")})
+    (raw / "indicator_reports" / "b.csv").unlink()
+    result, audit, _, staged = load(tmp_path, {"indicator_reports/c.csv": HEADER + "MAP,AWR-01,2022-07-01,2022-12-31,,,,,7\n"})
+    assert [(file.file, file.status) for file in result.files] == [
+        ("indicator_reports/a.csv", "unchanged"), ("indicator_reports/c.csv", "loaded")]
+    assert result.removed_files == ["indicator_reports/b.csv"]
+    assert [file for file, *_ in audit] == ["indicator_reports/a.csv", "indicator_reports/c.csv"]
+    assert staged == 4
+    result, *_ = load(tmp_path, {"indicator_reports/a.csv": CLEAN + "MAP,AWR-01,2023-01-01,2023-06-30,,,,,9\n"})
+    assert [(file.file, file.status, file.rows_loaded) for file in result.files] == [
+        ("indicator_reports/a.csv", "loaded", 4), ("indicator_reports/c.csv", "unchanged", 1)]
+
+
+def test_a_changed_projects_register_revalidates_the_sources_that_use_it(tmp_path):
+    load(tmp_path, {"indicator_reports/a.csv": CLEAN})
+    result, *_ = load(tmp_path, {"projects/projects.csv": PROJECTS.replace("2019-12-15", "2019-12-16")})
+    assert [(file.file, file.status) for file in result.files] == [("indicator_reports/a.csv", "loaded")]

@@ -1,0 +1,155 @@
+"""The DuckDB validator compiled from the pandera contract: parsing, messages, pseudonyms, and
+agreement with pandera's own pandas backend on the same rows."""
+
+import datetime as dt
+import hashlib
+import hmac
+from pathlib import Path
+
+import duckdb
+import pandera.pandas as pa
+import pytest
+
+from mel_pipeline.contract import SOURCES
+from mel_pipeline.readers.files import RawFile, sha256_of
+from mel_pipeline.readers.tabular import csv_relation, csv_scan_sql, map_header, sniff_csv
+from mel_pipeline.validation import compile_validation, pseudonym
+
+AS_OF = dt.date(2025, 12, 31)
+KEY = "test-key"
+
+
+def validate_csv(tmp_path: Path, source_name: str, text: str):
+    """Run the compiled validation over a CSV written from `text`; rows as dicts ordered by row number."""
+    path = tmp_path / "input.csv"
+    path.write_text(text, encoding="utf-8")
+    raw = RawFile(path, "input.csv", "csv", sha256_of(path), path.stat().st_size)
+    source = SOURCES[source_name]
+    schema = source.schema(AS_OF)
+    dialect = sniff_csv(raw)
+    header = map_header(dialect.header, schema, raw.relative_path)
+    relation = csv_relation(csv_scan_sql(raw, dialect, "rejects", "reject_scans"), header, schema, None)
+    query = compile_validation(source, schema, relation, KEY, set())
+    connection = duckdb.connect()
+    frame = connection.execute(f"SELECT * FROM ({query.sql}) ORDER BY _row_number", query.parameters).df()
+    connection.close()
+    return frame
+
+
+CROSS_SOURCE_CHECKS = {"reference", "within_project_dates", "rate_parts"}
+
+
+def failures_of(frame) -> set[tuple[int, str, str]]:
+    """(row, column, check) of every failure the SQL found, cross-source rules left out (no registers here)."""
+    found = set()
+    for row_number, failures in zip(frame["_row_number"], frame["_failures"]):
+        for failure in failures if failures is not None else []:
+            if failure["check"] not in CROSS_SOURCE_CHECKS:
+                found.add((int(row_number), failure["column"], failure["check"]))
+    return found
+
+
+def pandera_verdicts(source_name: str, frame) -> set[tuple[int, str]]:
+    """(row, check) of every failure pandera's pandas backend finds on the typed rows."""
+    schema = SOURCES[source_name].schema(AS_OF)
+    columns = {name: col for name, col in schema.columns.items() if col.metadata["kind"] != "identifier"}
+    checks = [check for check in schema.checks if set(check.statistics.get("columns", [])) <= set(columns)]
+    checked = pa.DataFrameSchema(columns, checks=checks, unique=schema.unique, report_duplicates="all", coerce=True)
+    typed = frame.drop(columns=["_failures"]).reset_index(drop=True)
+    try:
+        checked.validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+        names = cases["check"].astype(str).str.split("(").str[0].replace({"multiple_fields_uniqueness": "unique"})
+        return {(int(typed.loc[index, "_row_number"]), name) for index, name in zip(cases["index"], names)}
+    return set()
+
+
+INDICATOR_ROWS = """project_code,indicator_code,period_start,period_end,sex,state,numerator,denominator,value
+CALLE,ENF-01,2022-01-01,2022-06-30,,Querétaro,5,10,
+CALLE,ENF-01,2022-01-01,2022-06-30,female,,6,4,
+CALLE,ENF-01,2022-07-01,2022-06-30,male,,1,2,
+CALLE,ENF-01,2022-01-01,2022-06-30,,Querétaro,5,10,
+CALLE,XX,2022-01-01,2031-06-30,,,,,
+CALLE,AWR-01,2022-01-01,2022-06-30,,,,,-3
+CALLE,AWR-01,2022-01-01,2022-06-30,,Atlantis,,,7
+"""
+
+PARTICIPANT_ROWS = """project_code,event_id,event_date,channel,full_name,curp,phone,email,sex,age,state,participant_type,pre_score,post_score
+MAP,E1,2022-03-01,in_person,Ana López,LOAA850101MDFPNN09,,,female,37,Puebla,worker,40,80
+MAP,E1,2022-03-01,in_person,Ana Lopez,LOAA850101MDFPNN09,,,female,37,Puebla,worker,40,80
+MAP,E2,2022-03-02,virtual,,BADCURP,,,male,7,Puebla,worker,10,120
+MAP,E2,2022-03-02,radio,,,,,female,30,Puebla,worker,,
+"""
+
+
+@pytest.mark.parametrize("source_name, text", [("indicator_reports", INDICATOR_ROWS),
+                                               ("participants", PARTICIPANT_ROWS)])
+def test_sql_reaches_the_same_verdicts_as_pandera(tmp_path, source_name, text):
+    frame = validate_csv(tmp_path, source_name, text)
+    columns = SOURCES[source_name].schema(AS_OF).columns
+    # Identifier columns never leave DuckDB, so pandera cannot see their checks: compare the rest.
+    sql = {(row, check) for row, column, check in failures_of(frame)
+           if column not in columns or columns[column].metadata["kind"] != "identifier"}
+    expected = pandera_verdicts(source_name, frame)
+    assert expected, "the fixture must contain failures for the comparison to mean anything"
+    assert sql == expected
+
+
+def test_indicator_report_failures_name_row_column_and_check(tmp_path):
+    frame = validate_csv(tmp_path, "indicator_reports", INDICATOR_ROWS)
+    assert failures_of(frame) == {
+        (2, "project_code", "unique"), (5, "project_code", "unique"),
+        (3, "numerator", "column_compare"),
+        (4, "period_start", "column_compare"),
+        (6, "indicator_code", "str_matches"), (6, "period_end", "less_than_or_equal_to"),
+        (6, "value", "any_present"),
+        (7, "value", "greater_than_or_equal_to"),
+        (8, "state", "isin"),
+    }
+    messages = {failure["check"]: failure["message"] for failures in frame["_failures"] if failures is not None
+                for failure in failures}
+    assert messages["column_compare"] in ("numerator (6) must be <= denominator (4)",
+                                          "period_start (2022-07-01) must be < period_end (2022-06-30)")
+    assert messages["isin"].startswith("'Atlantis' is not an allowed state: use one of Aguascalientes, ")
+    assert messages["less_than_or_equal_to"] == (
+        "2031-06-30 is after the latest allowed date 2025-12-31 (dates in the future are not accepted)")
+    assert messages["unique"].endswith("appears 2 times in this file, first at row 2")
+
+
+def test_participant_identifiers_are_checked_masked_and_pseudonymised(tmp_path):
+    frame = validate_csv(tmp_path, "participants", PARTICIPANT_ROWS)
+    failures = failures_of(frame)
+    assert failures == {
+        # rows 2 and 3 are the same person at the same event: the CURP decides, not the name's accents
+        (2, "project_code", "unique"), (3, "project_code", "unique"),
+        (4, "curp", "str_matches"), (4, "age", "in_range"), (4, "post_score", "in_range"),
+        (5, "channel", "isin"), (5, "curp", "any_present"),
+    }
+    curp_failure = next(f for f in frame.loc[frame["_row_number"] == 4, "_failures"].iloc[0] if f["column"] == "curp")
+    assert curp_failure["value"] == "***" and "BADCURP" not in curp_failure["message"]
+    assert "full_name" not in frame.columns and "curp" not in frame.columns
+    assert frame.loc[0, "person_id"] == pseudonym("curp", "LOAA850101MDFPNN09", KEY)
+    expected = hmac.new(KEY.encode(), b"curp:LOAA850101MDFPNN09", hashlib.sha256).hexdigest()[:32]
+    assert frame.loc[0, "person_id"] == expected
+
+
+def test_cells_are_parsed_as_grantees_write_them(tmp_path):
+    frame = validate_csv(tmp_path, "indicator_reports", (
+        "proyecto;codigo_indicador;periodo_inicio;periodo_fin;sexo;estado;valor;notas\n"
+        "calle;awr-01;01/01/2022;30/06/2022;Mujer;CDMX;\"1,234\";\n"
+        "CALLE;AWR-01;2022-01-01;2022-06-30;hombre;nuevo leon;N/A;sin dato\n"
+        "CALLE;AWR-01;2022-01-01;2022-06-30;;15;12.5;\n"
+        "CALLE;AWR-01;2022-01-01;2022-06-30;;;12,5;\n"))
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    assert [(r["project_code"], r["indicator_code"], r["sex"], r["state"], r["value"], r["notes"]) for r in rows] == [
+        ("CALLE", "AWR-01", "female", "Ciudad de México", 1234.0, None),
+        ("CALLE", "AWR-01", "male", "Nuevo León", None, None),
+        ("CALLE", "AWR-01", "total", "Estado de México", 12.5, None),
+        ("CALLE", "AWR-01", "total", "total", None, None),
+    ]
+    assert rows[0]["period_start"].date() == dt.date(2022, 1, 1) and rows[0]["period_end"].date() == dt.date(2022, 6, 30)
+    # 'N/A' is an empty cell; '12,5' (a decimal comma) is not a number, so that row has no value either.
+    assert failures_of(frame) == {(3, "value", "any_present"), (5, "value", "dtype"), (5, "value", "any_present")}
+    dtype_failure = next(failure for failure in rows[3]["_failures"] if failure["check"] == "dtype")
+    assert dtype_failure["message"] == "'12,5' is not a number"
