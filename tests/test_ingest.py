@@ -124,7 +124,7 @@ def test_unreadable_files_are_quarantined_and_others_still_load(tmp_path):
     messages = {file: message for file, row, column, check, message in rejected}
     assert all(check == "file_unreadable" for *_, check, _ in rejected)
     assert messages["indicator_reports/b_latin1.csv"] == (
-        # the é of Querétaro: 89 bytes of header + 39 bytes into line 2
+        # the é of Querétaro: 90 bytes of header line + 38 bytes into line 2
         "indicator_reports/b_latin1.csv: not valid UTF-8 (byte 0xe9 at line 2, byte 128). "
         "It looks like Latin-1/Windows-1252. Save the file as 'CSV UTF-8'")
     assert messages["indicator_reports/c_empty.csv"] == "indicator_reports/c_empty.csv: the file is empty (0 bytes)"
