@@ -101,6 +101,8 @@ def suppress(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
     portfolio_supplied beside the indicator_values columns; they are dropped from the result.
     """
     frame = frame.reset_index(drop=True)
+    for column in ("numerator", "denominator", "value", "pct_of_target"):
+        frame[column] = pd.to_numeric(frame[column]).astype("float64")
     hidden = derived_totals(frame, complementary(frame, primary(frame, threshold)))
     result = frame.copy()
     result.loc[hidden, HIDDEN] = None

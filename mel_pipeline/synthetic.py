@@ -47,7 +47,6 @@ import datetime as dt
 import io
 import re
 import unicodedata
-import uuid
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
@@ -71,7 +70,7 @@ LATEST_DATE = dt.date(2025, 8, 31)
 PARTICIPANT_ROWS_PER_SCALE = 6000
 FEEDBACK_SUBMISSIONS_PER_SCALE = 400
 SCALE_PER_SYNTHETIC_PROJECT = 25
-CHUNK_ROWS = 250_000
+CHUNK_ROWS = 100_000
 REPEAT_SHARE = 0.3
 BENCHMARK_BAD_ROW_SHARE = 0.001
 XLSX_TIMESTAMP = (2025, 8, 31, 12, 0, 0)
@@ -167,9 +166,10 @@ PROJECT_HEADERS_ES = ("codigo_proyecto", "titulo", "nombre_corto", "organizacion
 class IndicatorModel(NamedTuple):
     """How an indicator's values are invented: its measure, disaggregations, size and trend.
 
-    `size` is the per-period count range for counts, and the denominator range per cell for rates.
-    `trend` is (start, end) over 2021-2025: a growth factor for counts, a percentage for rates, a
-    score for scores. A breakdown with no categories is by the project's own states.
+    `size` is the per-period count range for counts and the denominator range per cell for rates
+    (unused for scores and for rates whose denominator is another indicator's count). `trend` is
+    (start, end) over 2021-2025: a growth factor for counts, a percentage for rates, a score for
+    scores. A breakdown with no categories is by the project's own states.
     """
 
     code: str
@@ -284,6 +284,10 @@ class Target(NamedTuple):
     target: float
 
 
+# The report that never arrived: the completeness gap users should see.
+MISSING_REPORT = ("CALLE", Period(dt.date(2023, 7, 1), dt.date(2023, 12, 31)))
+
+
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
@@ -305,15 +309,11 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 20240601, sample: bo
                 else list(reference.FALLBACK_REGISTER))
     plans = [Plan(project, **REAL_PLAN_DETAILS[project.project_code]) for project in register]
     plans += _synthetic_plans(int(scale // SCALE_PER_SYNTHETIC_PROJECT), seed)
-    rows = {
-        "projects": _write_projects(out_dir / "projects", plans),
-        "indicator_reports": 0,
-        "targets": 0,
-    }
     actuals: dict[str, list[Actual]] = {}
     targets: dict[str, list[Target]] = {}
     for plan in plans:
         actuals[plan.code], targets[plan.code] = _indicator_values(plan, seed)
+    rows = {"projects": _write_projects(out_dir / "projects", plans)}
     rows["indicator_reports"] = _write_indicator_reports(out_dir / "indicator_reports", plans, actuals, seed, sample)
     rows["targets"] = _write_targets(out_dir / "targets", plans, targets)
     rows["participants"] = _write_participants(out_dir / "participants", plans, scale, seed, sample)
@@ -429,10 +429,10 @@ def _synthetic_plans(count: int, seed: int) -> list[Plan]:
         code = f"P-{number:04d}"
         themes = sorted(rng.choice(list(THEME_INDICATORS), size=2, replace=False).tolist(),
                         key=list(THEME_INDICATORS).index)
-        start_month = int(rng.integers(0, 30))
-        start = dt.date(2020 + (6 + start_month) // 12, (6 + start_month) % 12 + 1, 1)
-        end_month_index = start.year * 12 + start.month - 1 + int(rng.integers(36, 55)) - 1
-        end = min(_last_day(end_month_index // 12, end_month_index % 12 + 1), dt.date(2025, 12, 31))
+        first_month = 2020 * 12 + 6 + int(rng.integers(0, 30))  # counted from year 0: July 2020 to Dec 2022
+        last_month = first_month + int(rng.integers(36, 55)) - 1
+        start = dt.date(first_month // 12, first_month % 12 + 1, 1)
+        end = min(_last_day(last_month // 12, last_month % 12 + 1), dt.date(2025, 12, 31))
         states = tuple(rng.choice(STATE_NAMES, size=int(rng.integers(5, 9)), replace=False).tolist())
         project = ProjectRecord(
             code, f"{SYNTHETIC_TITLES[themes[0]]} en el sector automotriz ({code}, sintético)", code,
@@ -552,8 +552,8 @@ def _report_rows(plan: Plan, actuals: list[Actual], seed: int) -> dict[int, list
             else "Preliminary figures, to be updated in the next report.")
     by_year: dict[int, list[list[object]]] = {}
     for actual in actuals:
-        if plan.code == "CALLE" and actual.period == Period(dt.date(2023, 7, 1), dt.date(2023, 12, 31)):
-            continue  # CALLE's 2023 H2 report never arrived: the completeness gap users should see
+        if (plan.code, actual.period) == MISSING_REPORT:
+            continue
         disaggregation = dict.fromkeys(("sex", "state", "employer_size", "supply_chain_tier", "participant_type"))
         if actual.dimension == "state":
             disaggregation["state"] = actual.category
@@ -631,10 +631,9 @@ def _write_indicator_reports(folder: Path, plans: list[Plan], actuals: dict[str,
 
 def _write_targets(folder: Path, plans: list[Plan], targets: dict[str, list[Target]]) -> int:
     rows = [[plan.code, target.indicator_code, target.period.start, target.period.end, target.baseline,
-             target.target, None] for plan in plans for target in targets[plan.code]]
+             target.target] for plan in plans for target in targets[plan.code]]
     return _write_csv(folder / "targets.csv",
-                      ("project_code", "indicator_code", "period_start", "period_end", "baseline", "target", "notes"),
-                      rows)
+                      ("project_code", "indicator_code", "period_start", "period_end", "baseline", "target"), rows)
 
 
 IATI_REPORTING_ORG = "XI-IATI-MELDEMO"
@@ -701,10 +700,9 @@ def _iati_result(activity: ET.Element, plan: Plan, theme: str, actuals: list[Act
             ET.SubElement(period, "target", {"value": _cell(target.target)})
             elements += 1
             for actual in actuals:
-                if actual.indicator_code != code or actual.period != target.period:
+                if (actual.indicator_code, actual.period) != (code, target.period) or \
+                        (plan.code, actual.period) == MISSING_REPORT:
                     continue
-                if plan.code == "CALLE" and actual.period.start == dt.date(2023, 7, 1):
-                    continue  # not reported, as in the indicator reports
                 if actual.dimension is None or actual.dimension == "sex":
                     element = ET.SubElement(period, "actual", {"value": _cell(actual.value)})
                     if actual.dimension == "sex":
@@ -761,7 +759,8 @@ def _given_curp_letters(given: str) -> bytes:
 
 
 def _ascii_lower_word(text: str) -> str:
-    return _ascii_upper(text.replace("ñ", "n")).split()[0].lower()
+    """The first word of a name as e-mail addresses spell it: 'Núñez' -> 'nunez'."""
+    return _ascii_upper(text.replace("Ñ", "N").replace("ñ", "n")).split()[0].lower()
 
 
 GIVEN_NAMES = FEMALE_GIVEN_NAMES + MALE_GIVEN_NAMES
@@ -795,7 +794,23 @@ def _take(labels: Sequence[str], indices: np.ndarray) -> pa.Array:
     return pa.array(list(labels), pa.string()).take(pa.array(indices))
 
 
-def _curps(people: "People") -> np.ndarray:
+class People(NamedTuple):
+    """Attributes of a batch of people, each a pure function of the person number and the seed."""
+
+    number: np.ndarray
+    sex: np.ndarray
+    given: np.ndarray
+    surname1: np.ndarray
+    surname2: np.ndarray
+    birth_date: np.ndarray
+    state: np.ndarray
+    birth_state: np.ndarray
+    participant_type: np.ndarray
+    homoclave: np.ndarray
+    email_domain: np.ndarray
+
+
+def _curps(people: People) -> np.ndarray:
     """(n, 18) CURP characters consistent with each person's names, birth date, sex and birth state."""
     n = len(people.number)
     born = people.birth_date.astype("datetime64[D]")
@@ -820,7 +835,7 @@ def _curps(people: "People") -> np.ndarray:
     return matrix
 
 
-def _phones(people: "People") -> pa.Array:
+def _phones(people: People) -> pa.Array:
     """Mexican mobile numbers, '+52 55 1234 5678' or '+52 442 123 4567', one per person."""
     area = _AREA_CODES[people.state]
     short_area = area < 100
@@ -836,22 +851,6 @@ def _phones(people: "People") -> pa.Array:
     matrix[:, 8:11] = national[:, 3:6]
     matrix[:, 12:16] = national[:, 6:10]
     return _strings(matrix)
-
-
-class People(NamedTuple):
-    """Attributes of a batch of people, each a pure function of the person number and the seed."""
-
-    number: np.ndarray
-    sex: np.ndarray
-    given: np.ndarray
-    surname1: np.ndarray
-    surname2: np.ndarray
-    birth_date: np.ndarray
-    state: np.ndarray
-    birth_state: np.ndarray
-    participant_type: np.ndarray
-    homoclave: np.ndarray
-    email_domain: np.ndarray
 
 
 def _people(number: np.ndarray, plan: Plan, seed: int) -> People:
@@ -942,7 +941,7 @@ def _attendance(sizes: np.ndarray, first_person: int, known_people: int, rng: np
     event_of_row = np.repeat(np.arange(len(sizes)), sizes)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
     candidate = rng.random(rows) < REPEAT_SHARE
-    candidates_per_event = np.add.reduceat(candidate, starts) if rows else np.zeros(0, int)
+    candidates_per_event = np.add.reduceat(candidate, starts)
     repeats = np.empty(len(sizes), dtype=np.int64)
     known_before = np.empty(len(sizes), dtype=np.int64)
     known = known_people

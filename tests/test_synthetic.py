@@ -207,11 +207,9 @@ def test_iati_file_has_results_with_sex_disaggregated_actuals(sample_dir: Path) 
 
     root = ElementTree.parse(sample_dir / "iati" / "portfolio_results.xml").getroot()
     assert root.get("version") == "2.03"
-    assert [activity.findtext("iati-identifier").rsplit("-", 1)[-1] if "WORKERS" not in
-            activity.findtext("iati-identifier") else "SC-WORKERS" for activity in root] == \
-        ["CALLE", "EMP", "SC-WORKERS", "MAP"]
-    refs = {reference_element.get("code") for reference_element in root.iter("reference")}
-    assert refs == set(synthetic.INDICATORS) - {"CAP-04"}
+    identifiers = [activity.findtext("iati-identifier") for activity in root]
+    assert identifiers == [f"{synthetic.IATI_REPORTING_ORG}-{code}" for code in ("CALLE", "PADF-EMP", "SC-WORKERS", "MAP")]
+    assert {element.get("code") for element in root.iter("reference")} == set(synthetic.INDICATORS)
     assert any(dimension.get("name") == "sex" and dimension.get("value") == "female" for dimension in root.iter("dimension"))
 
 
