@@ -32,7 +32,7 @@ bench: setup
 	$(BIN)/python benchmarks/run.py
 
 sample: setup
-	$(BIN)/mel generate --out data/raw --scale 1 --sample
+	$(BIN)/mel generate --out data/raw --scale 1 --sample --overwrite
 
 contract: setup
 	$(BIN)/mel contract --out docs/data-contract.md

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -52,8 +53,17 @@ def generate(args: argparse.Namespace) -> int:
     """Write deterministic synthetic data for every source."""
     from mel_pipeline.synthetic import generate as generate_data
 
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()):
+        if not args.overwrite:
+            print(f"{out} is not empty; pass --overwrite to replace its source folders")
+            return 2
+        from mel_pipeline.contract import SOURCES
+
+        for name in SOURCES:
+            shutil.rmtree(out / name, ignore_errors=True)
     reference = REPO_ROOT.parent / "shared" / "reference-data"
-    counts = generate_data(Path(args.out), scale=args.scale, seed=args.seed, sample=args.sample,
+    counts = generate_data(out, scale=args.scale, seed=args.seed, sample=args.sample,
                            reference_dir=reference if reference.is_dir() else None)
     for source, rows in counts.items():
         print(f"{source:<18} {rows:>12,} rows")
@@ -96,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     generator.add_argument("--scale", type=float, default=1.0, help="1 = the shipped sample's size")
     generator.add_argument("--seed", type=int, default=20240601)
     generator.add_argument("--sample", action="store_true", help="include the sample's deliberate defects")
+    generator.add_argument("--overwrite", action="store_true", help="replace the source folders already in --out")
     generator.set_defaults(func=generate)
     documenter = commands.add_parser("contract", help="write the data contract as Markdown")
     documenter.add_argument("--out", default=str(REPO_ROOT / "docs" / "data-contract.md"))

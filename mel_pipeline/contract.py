@@ -327,7 +327,7 @@ def _msc_stories(as_of: dt.date) -> pa.DataFrameSchema:
 def _feedback(as_of: dt.date) -> pa.DataFrameSchema:
     score = (pa.Check.in_range(1, 5),)
     return frame([
-        column("submission_id", "text", aliases=("uuid", "instanceid", "meta instanceid", "key", "id_respuesta")),
+        column("submission_id", "text", aliases=("uuid", "instanceid", "meta instanceid", "id_respuesta")),
         column("submitted_at", "datetime", aliases=("submission time", "submissiondate", "fecha_envio", "end"),
                checks=(pa.Check.le(pd.Timestamp(as_of) + pd.Timedelta(days=1)),)),
         project_code_column(),

@@ -1004,7 +1004,7 @@ def _participant_defects(rows: int, has_curp: np.ndarray, sample_file: bool, ben
                          rng: np.random.Generator) -> ParticipantDefects:
     """The sample's three planted rows, or about 0.1% bad rows in a benchmark run."""
     none = np.zeros(rows, dtype=bool)
-    if sample_file:
+    if sample_file and rows > 30 and has_curp[10:].any():
         bad_curp, child_age, no_identifier = none.copy(), none.copy(), none.copy()
         bad_curp[int(np.flatnonzero(has_curp[10:])[0]) + 10] = True
         child_age[20] = True
@@ -1205,8 +1205,11 @@ def _responses(first: int, stop: int, total: int, plans: list[Plan], seed: int, 
     at_plant = np.isin(group, [GROUPS.index(name) for name in PLANT_GROUPS])
     plant = np.where(at_plant, rng.integers(0, len(PLANTS), rows), -1)
     plant_state = np.array([STATE_NAMES.index(state) for _, state, _ in PLANTS])
-    project_state = np.array([STATE_NAMES.index(plans[p].states[int(rng.integers(len(plans[p].states)))])
-                              for p in project.tolist()], dtype=np.int64)
+    width = max(len(plan.states) for plan in plans)
+    states_of = np.array([[STATE_NAMES.index(state) for state in plan.states] + [0] * (width - len(plan.states))
+                          for plan in plans])
+    state_count = np.array([len(plan.states) for plan in plans])
+    project_state = states_of[project, (rng.random(rows) * state_count[project]).astype(np.int64)]
     quality = np.array([quality for _, _, quality in PLANTS])
     worker_view = np.clip(np.rint(1 + 4 * quality[np.maximum(plant, 0)] + rng.normal(0, 0.7, rows)), 1, 5)
     compliance = np.where(np.isin(group, (GROUPS.index("worker"), GROUPS.index("union"))), worker_view,
