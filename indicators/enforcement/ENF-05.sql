@@ -1,0 +1,29 @@
+-- Per-group mean scores and the gap between the extreme groups, per project and for the portfolio.
+WITH answers AS (
+    SELECT project_code, period_start, period_end, stakeholder_group, enforcement_improved AS score
+    FROM v_feedback
+    WHERE enforcement_improved IS NOT NULL
+),
+-- The portfolio pools every respondent: a mean of project means would weigh a project with three
+-- answers like one with three hundred.
+everywhere AS (
+    SELECT * FROM answers
+    UNION ALL
+    SELECT 'PORTFOLIO', period_start, period_end, stakeholder_group, score FROM answers
+),
+groups AS (
+    SELECT project_code, period_start, period_end, stakeholder_group,
+           sum(score) AS score_sum, count(*) AS answers, avg(score) AS mean_score
+    FROM everywhere
+    GROUP BY project_code, period_start, period_end, stakeholder_group
+)
+SELECT project_code, period_start, period_end, 'stakeholder_group' AS disaggregation,
+       stakeholder_group AS disaggregation_value, score_sum AS numerator, answers AS denominator,
+       mean_score AS value
+FROM groups
+UNION ALL
+-- One group alone has no one to diverge from: a gap of 0 would read as agreement, so it stays empty.
+SELECT project_code, period_start, period_end, 'total', 'total', NULL, NULL,
+       CASE WHEN count(*) >= 2 THEN max(mean_score) - min(mean_score) END
+FROM groups
+GROUP BY project_code, period_start, period_end

@@ -1,0 +1,106 @@
+"""The whole graph materialized on a copy of the shipped sample, and `mel check` on its files."""
+
+import subprocess
+import sys
+from contextlib import redirect_stdout
+from io import StringIO
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from mel_pipeline.cli import main
+from mel_pipeline.contract import SOURCES
+from mel_pipeline.indicator_registry import load_registry
+from mel_pipeline.settings import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, sample_raw):
+    """`mel run` on the sample, everything written under a temporary folder; returns (output, folder)."""
+    folder = tmp_path_factory.mktemp("run")
+    environment = {"MEL_RAW_DIR": str(sample_raw), "MEL_WAREHOUSE": str(folder / "warehouse" / "mel.duckdb"),
+                   "MEL_MARTS_DIR": str(folder / "marts"), "MEL_AS_OF": "2025-12-31"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        patch.delenv("DAGSTER_HOME", raising=False)
+        printed = StringIO()
+        with redirect_stdout(printed):
+            exit_code = main(["run"])
+    return exit_code, printed.getvalue(), folder
+
+
+def warehouse(folder: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(folder / "warehouse" / "mel.duckdb"), read_only=True)
+
+
+def test_the_run_succeeds_and_prints_a_summary_per_source(sample_run):
+    exit_code, printed, _ = sample_run
+    assert exit_code == 0, printed
+    assert "run succeeded" in printed
+    for source in SOURCES:
+        assert any(line.split()[:1] == [source] for line in printed.splitlines()), source
+
+
+def test_every_file_is_accounted_for_and_every_source_staged(sample_run, sample_raw):
+    *_, folder = sample_run
+    connection = warehouse(folder)
+    unbalanced = connection.execute(
+        "SELECT count(*) FROM load_audit WHERE rows_read <> rows_loaded + rows_rejected").fetchone()[0]
+    assert unbalanced == 0
+    files_on_disk = sorted(path.relative_to(sample_raw).as_posix() for path in sample_raw.glob("*/*"))
+    audited = [file for (file,) in connection.execute("SELECT file FROM load_audit ORDER BY file").fetchall()]
+    assert audited == files_on_disk
+    for source in SOURCES:
+        assert connection.execute(f"SELECT count(*) FROM stg_{source}").fetchone()[0] > 0, source
+
+
+def test_the_sample_defects_are_rejected_exactly(sample_run):
+    *_, folder = sample_run
+    connection = warehouse(folder)
+    rejected = connection.execute("""
+        SELECT source, "check", count(*) FROM rejected_rows GROUP BY ALL ORDER BY ALL""").fetchall()
+    assert rejected == [
+        ("indicator_reports", "any_present", 1),            # CMP-03 with numerator 'N/A' and no value
+        ("indicator_reports", "column_compare", 1),         # ENF-04 numerator above denominator
+        ("indicator_reports", "file_unreadable", 1),        # the Windows-1252 file, quarantined
+        ("indicator_reports", "isin", 1),                   # 'Nuevo Leon x'
+        ("indicator_reports", "less_than_or_equal_to", 1),  # a period ending in 2031
+        ("indicator_reports", "unique", 2),                 # both copies of a duplicated row
+        ("outcomes", "isin", 1),                            # significance 'muy alta'
+        ("participants", "any_present", 1),                 # no identifier at all
+        ("participants", "in_range", 1),                    # age 7
+        ("participants", "str_matches", 1),                 # an invalid CURP
+    ]
+    quarantined = connection.execute(
+        "SELECT file FROM load_audit WHERE status = 'quarantined'").fetchall()
+    assert quarantined == [("indicator_reports/SC-WORKERS_2021_latin1.csv",)]
+
+
+def test_every_indicator_has_published_values(sample_run):
+    *_, folder = sample_run
+    marts = duckdb.connect(str(folder / "marts" / "mel.duckdb"), read_only=True)
+    published = {code for (code,) in marts.execute("SELECT DISTINCT indicator_code FROM indicator_values").fetchall()}
+    catalogue = {sheet.code for sheet in load_registry(REPO_ROOT / "indicators")}
+    assert catalogue - published == set()
+    themes = {theme for (theme,) in marts.execute("SELECT DISTINCT theme FROM theme_scorecard").fetchall()}
+    assert themes == {"awareness", "capacity", "enforcement", "compliance", "cla"}
+
+
+def test_mel_check_names_file_row_and_column_and_exits_1(sample_raw):
+    bad = sample_raw / "outcomes" / "outcomes.csv"
+    completed = subprocess.run([sys.executable, "-m", "mel_pipeline.cli", "check", str(bad), "--source", "outcomes"],
+                               capture_output=True, text=True, env={"MEL_RAW_DIR": str(sample_raw), "PATH": ""},
+                               cwd=REPO_ROOT)
+    assert completed.returncode == 1
+    assert (f"{bad}:8: significance: 'muy alta' is not an allowed significance: use one of high, low, medium"
+            in completed.stdout.splitlines())
+    good = sample_raw / "msc_stories" / "msc_stories.csv"
+    completed = subprocess.run([sys.executable, "-m", "mel_pipeline.cli", "check", str(good), "--source", "msc_stories"],
+                               capture_output=True, text=True, env={"MEL_RAW_DIR": str(sample_raw), "PATH": ""},
+                               cwd=REPO_ROOT)
+    assert completed.returncode == 0, completed.stdout
+    assert completed.stdout.strip().endswith("30 rows read, 30 valid, 0 rejected")
