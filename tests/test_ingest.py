@@ -9,7 +9,7 @@ from mel_pipeline.indicator_engine import write_catalog
 from mel_pipeline.indicator_registry import IndicatorSheet
 from mel_pipeline.ingest import ingest_source
 from mel_pipeline.warehouse import open_warehouse
-from tests.conftest import settings_for
+from tests.conftest import REFERENCE, settings_for
 
 PROJECTS = """project_code,title,grantee,start_date,end_date,themes
 CALLE,Improving Working Conditions,AIR,2019-12-15,2024-03-30,enforcement;cla
@@ -179,3 +179,19 @@ def test_a_changed_projects_register_revalidates_the_sources_that_use_it(tmp_pat
     load(tmp_path, {"indicator_reports/a.csv": CLEAN})
     result, *_ = load(tmp_path, {"projects/projects.csv": PROJECTS.replace("2019-12-15", "2019-12-16")})
     assert [(file.file, file.status) for file in result.files] == [("indicator_reports/a.csv", "loaded")]
+
+
+def test_both_iati_reference_examples_load(tmp_path):
+    raw = tmp_path / "raw"
+    for example in sorted((REFERENCE / "iati" / "examples").glob("*.xml")):
+        write(raw, f"iati/{example.name}", example.read_bytes())
+    _, audit, rejected, staged = load(tmp_path, {}, source="iati")
+    # The annotated example: one baseline, one target and one actual, all valid. The schema's test file:
+    # 20 elements, of which the 10 under the two indicators with measure="NDP" (not in IATI's measure
+    # codelist 1-5) are rejected; the other 10 load, their text values ('N=35;P=55') kept as value_text.
+    assert audit == [
+        ("iati/IATI-Extra-Documentation_activity-standard-example-annotated.xml", "loaded", 3, 3, 0),
+        ("iati/IATI-Schemas_should-pass_24-results.xml", "loaded", 20, 10, 10)]
+    assert {(column, check, message) for _, _, column, check, message in rejected} == {
+        ("measure", "isin", "'NDP' is not an allowed measure: use one of 1, 2, 3, 4, 5")}
+    assert staged == 13
