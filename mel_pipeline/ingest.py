@@ -115,39 +115,50 @@ def _forget_file(connection: duckdb.DuckDBPyConnection, source: str, file: str) 
     connection.execute("DELETE FROM load_audit WHERE source = ? AND file = ?", [source, file])
 
 
-def _register_arrow(connection: duckdb.DuckDBPyConnection, table: pa_arrow.Table, schema: pa.DataFrameSchema,
-                    label: str) -> tuple[str, HeaderMap]:
-    """Register a reader's Arrow table (named columns plus `_row_number`) and return its relation."""
+@dataclass
+class RawInput:
+    """A readable file exposed to DuckDB as (`_row_number`, canonical text columns)."""
+
+    relation: str
+    header: HeaderMap
+    malformed: list[tuple[int, str | None, str]] = field(default_factory=list)  # (row, column, message)
+    notes: list[str] = field(default_factory=list)
+    csv_scan: str | None = None  # the DuckDB scan, kept to renumber rows after malformed ones
+
+
+def _arrow_input(connection: duckdb.DuckDBPyConnection, table: pa_arrow.Table, schema: pa.DataFrameSchema,
+                 label: str) -> RawInput:
+    """Register a reader's Arrow table (named columns plus `_row_number`) under the name `raw_input`."""
     names = [name for name in table.column_names if name != "_row_number"]
     header = map_header(names, schema, label)
     renamed = table.select(["_row_number", *names]).rename_columns(
         ["_row_number", *[f"c{index}" for index in range(len(names))]])
     connection.register("raw_input", renamed)
-    return arrow_relation("raw_input", header, schema), header
+    return RawInput(arrow_relation("raw_input", header, schema), header)
 
 
-def _read_relation(connection, raw: RawFile, source: Source, schema: pa.DataFrameSchema):
-    """(relation SQL, header map, malformed rows, audit notes, CSV scan details) for one readable file."""
-    notes: list[str] = []
+def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Source,
+                schema: pa.DataFrameSchema) -> RawInput:
+    """Expose one readable file to DuckDB with the reader its format and source call for."""
     if raw.format == "xml":
         from mel_pipeline.readers.iati import read_iati
 
-        relation, header = _register_arrow(connection, read_iati(raw.path, raw.relative_path), schema, raw.relative_path)
-        return relation, header, [], notes, None
+        return _arrow_input(connection, read_iati(raw.path, raw.relative_path), schema, raw.relative_path)
     if raw.format == "xlsx":
         table, header, notes = read_xlsx(raw, schema)
         connection.register("raw_input", table)
-        return arrow_relation("raw_input", header, schema), header, [], notes, None
+        return RawInput(arrow_relation("raw_input", header, schema), header, notes=notes)
     dialect = sniff_csv(raw)
     if source.reader == "survey":
         from mel_pipeline.readers.survey import read_survey_export
 
         table, malformed = read_survey_export(raw.path, raw.relative_path, dialect.delimiter)
-        relation, header = _register_arrow(connection, table, schema, raw.relative_path)
-        return relation, header, [(row, None, message) for row, message in malformed], notes, None
+        raw_input = _arrow_input(connection, table, schema, raw.relative_path)
+        raw_input.malformed = [(row, None, message) for row, message in malformed]
+        return raw_input
     header = map_header(dialect.header, schema, raw.relative_path)
     scan = csv_scan_sql(raw, dialect, "csv_rejects", "csv_reject_scans")
-    return csv_relation(scan, header, schema, None), header, [], notes, scan
+    return RawInput(csv_relation(scan, header, schema, None), header, csv_scan=scan)
 
 
 def _csv_malformed_rows(connection: duckdb.DuckDBPyConnection) -> list[tuple[int, str | None, str]]:
@@ -162,17 +173,18 @@ def load_file(connection: duckdb.DuckDBPyConnection, settings: Settings, source:
               raw: RawFile) -> FileResult:
     """Validate one readable file into the temporary table `checked`; stage accepted and rejected rows."""
     check_readable(raw, source.formats)
-    relation, header, malformed, notes, scan = _read_relation(connection, raw, source, schema)
+    raw_input = _read_input(connection, raw, source, schema)
     known = {row[0] for row in connection.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-    query = compile_validation(source, schema, relation, settings.pseudonym_key, known)
+    query = compile_validation(source, schema, raw_input.relation, settings.pseudonym_key, known)
     connection.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}", query.parameters)
-    if scan is not None:
+    malformed = raw_input.malformed
+    if raw_input.csv_scan is not None:
         malformed = _csv_malformed_rows(connection)
         if malformed:
             offsets = row_offsets_values([row for row, _, _ in malformed])
-            query = compile_validation(source, schema, csv_relation(scan, header, schema, offsets),
-                                       settings.pseudonym_key, known)
+            relation = csv_relation(raw_input.csv_scan, raw_input.header, schema, offsets)
+            query = compile_validation(source, schema, relation, settings.pseudonym_key, known)
             connection.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}", query.parameters)
         connection.execute("DROP TABLE IF EXISTS csv_rejects")
         connection.execute("DROP TABLE IF EXISTS csv_reject_scans")
@@ -193,12 +205,10 @@ def load_file(connection: duckdb.DuckDBPyConnection, settings: Settings, source:
         "SELECT count(*) FILTER (WHERE _failures IS NULL), count(*) FILTER (WHERE _failures IS NOT NULL) FROM checked"
     ).fetchone()
     connection.execute("DROP TABLE checked")
-    try:
+    if raw_input.csv_scan is None:
         connection.unregister("raw_input")
-    except duckdb.Error:
-        pass
-    if header.unknown and not any(note.startswith("ignored unknown") for note in notes):
-        notes.append("ignored unknown column(s): " + ", ".join(header.unknown))
+    notes = raw_input.notes + (["ignored unknown column(s): " + ", ".join(raw_input.header.unknown)]
+                               if raw_input.header.unknown else [])
     rejected += len(malformed)
     return FileResult(raw.relative_path, "loaded", loaded + rejected, loaded, rejected, notes)
 

@@ -169,7 +169,7 @@ def read_xlsx(raw: RawFile, schema: pa.DataFrameSchema) -> tuple[pa_arrow.Table,
     """The first visible sheet as text cells with Excel row numbers; title rows above the header skipped.
 
     Returns the table (columns c0..cN plus `_row_number`), its header map and notes for the audit
-    (hidden sheets and unknown columns ignored).
+    (hidden and extra sheets ignored).
     """
     from openpyxl import load_workbook
 
@@ -215,8 +215,6 @@ def read_xlsx(raw: RawFile, schema: pa.DataFrameSchema) -> tuple[pa_arrow.Table,
         workbook.close()
     arrays = {"_row_number": pa_arrow.array(row_numbers, pa_arrow.int64())}
     arrays.update({f"c{index}": pa_arrow.array(values, pa_arrow.string()) for index, values in enumerate(columns)})
-    if header.unknown:
-        notes.append("ignored unknown column(s): " + ", ".join(header.unknown))
     return pa_arrow.table(arrays), header, notes
 
 
