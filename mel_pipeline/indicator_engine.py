@@ -144,6 +144,27 @@ semester AS (
     LEFT JOIN project_targets t ON r.disaggregation = '{TOTAL}' AND t.project_code = r.project_code
         AND t.indicator_code = r.indicator_code AND t.period_start = r.period_start AND t.period_end = r.period_end
 ),
+calendar AS (SELECT DISTINCT indicator_code, period_start, period_end FROM semester),
+carried AS (
+    -- A cumulative indicator's portfolio value sums each project's latest value as of the semester's
+    -- end, so a project that has stopped reporting still counts with what it reached.
+    SELECT k.indicator_code, s.project_code, k.period_start, k.period_end, s.disaggregation, s.disaggregation_value,
+           arg_max({{'numerator': s.numerator, 'denominator': s.denominator, 'value': s.value, 'target': s.target}},
+                   s.period_end) AS latest
+    FROM calendar k
+    JOIN semester s ON s.indicator_code = k.indicator_code AND s.period_end <= k.period_end
+    JOIN catalog c ON c.code = k.indicator_code AND c.accumulation = 'cumulative'
+    GROUP BY ALL
+),
+portfolio_input AS (
+    SELECT s.indicator_code, s.project_code, s.period_start, s.period_end, s.disaggregation, s.disaggregation_value,
+           s.numerator, s.denominator, s.value, s.target
+    FROM semester s JOIN catalog c ON c.code = s.indicator_code AND c.accumulation = 'incremental'
+    UNION ALL
+    SELECT indicator_code, project_code, period_start, period_end, disaggregation, disaggregation_value,
+           latest.numerator, latest.denominator, latest.value, latest.target
+    FROM carried
+),
 portfolio AS (
     SELECT s.indicator_code, '{PORTFOLIO}' AS project_code, s.period_start, s.period_end, s.disaggregation,
            s.disaggregation_value,
@@ -153,7 +174,7 @@ portfolio AS (
                               WHEN 'median' THEN median(s.value) END AS value,
            CASE WHEN c.aggregation = 'sum' AND count(s.target) = count(*) THEN sum(s.target) END AS target,
            NULL::DOUBLE AS baseline
-    FROM semester s JOIN catalog c ON c.code = s.indicator_code
+    FROM portfolio_input s JOIN catalog c ON c.code = s.indicator_code
     WHERE c.aggregation <> 'distinct' AND s.indicator_code NOT IN (SELECT indicator_code FROM supplied_portfolio)
     GROUP BY s.indicator_code, s.period_start, s.period_end, s.disaggregation, s.disaggregation_value, c.aggregation
 ),
@@ -167,20 +188,30 @@ spans AS (
     UNION ALL
     SELECT p.*, 'life' AS span_type, 0 AS span_key FROM periods p
 ),
-rollups AS (
-    SELECT s.indicator_code, s.project_code, min(s.period_start) AS period_start, max(s.period_end) AS period_end,
-           s.disaggregation, s.disaggregation_value, s.span_type AS period_type,
-           CASE WHEN c.accumulation = 'cumulative' THEN arg_max(s.numerator, s.period_end) ELSE sum(s.numerator) END AS numerator,
-           CASE WHEN c.accumulation = 'cumulative' THEN arg_max(s.denominator, s.period_end) ELSE sum(s.denominator) END AS denominator,
-           CASE WHEN c.accumulation = 'cumulative' THEN arg_max(s.value, s.period_end)
-                WHEN c.aggregation IN ('mean', 'median') THEN avg(s.value) ELSE sum(s.value) END AS value,
-           CASE WHEN count(s.target) <> count(*) THEN NULL
-                WHEN c.accumulation = 'cumulative' THEN arg_max(s.target, s.period_end) ELSE sum(s.target) END AS target,
-           NULL::DOUBLE AS baseline
+span_groups AS (
+    -- Medians and de-duplicated counts of separate semesters cannot be combined into a year's:
+    -- only cumulative ones (whose latest value is the year's) are rolled up.
+    SELECT s.indicator_code, s.project_code, s.disaggregation, s.disaggregation_value, s.span_type AS period_type,
+           min(s.period_start) AS period_start, max(s.period_end) AS period_end, c.accumulation, c.aggregation,
+           arg_max({{'numerator': s.numerator, 'denominator': s.denominator, 'value': s.value, 'target': s.target}},
+                   s.period_end) AS latest,
+           sum(s.numerator) AS numerator_sum, sum(s.denominator) AS denominator_sum, sum(s.value) AS value_sum,
+           avg(s.value) AS value_mean, sum(s.target) AS target_sum, count(s.target) = count(*) AS every_target
     FROM spans s JOIN catalog c ON c.code = s.indicator_code
-    WHERE NOT (c.aggregation = 'distinct' AND c.accumulation = 'incremental')
+    WHERE c.accumulation = 'cumulative' OR c.aggregation IN ('sum', 'ratio', 'mean')
     GROUP BY s.indicator_code, s.project_code, s.disaggregation, s.disaggregation_value, s.span_type, s.span_key,
              c.accumulation, c.aggregation
+),
+rollups AS (
+    SELECT indicator_code, project_code, period_start, period_end, disaggregation, disaggregation_value, period_type,
+           CASE WHEN accumulation = 'cumulative' THEN latest.numerator ELSE numerator_sum END AS numerator,
+           CASE WHEN accumulation = 'cumulative' THEN latest.denominator ELSE denominator_sum END AS denominator,
+           CASE WHEN accumulation = 'cumulative' THEN latest.value
+                WHEN aggregation = 'mean' THEN coalesce(numerator_sum / nullif(denominator_sum, 0), value_mean)
+                ELSE value_sum END AS value,
+           CASE WHEN accumulation = 'cumulative' THEN latest.target WHEN every_target THEN target_sum END AS target,
+           NULL::DOUBLE AS baseline
+    FROM span_groups
 ),
 combined AS (
     SELECT indicator_code, project_code, period_type, period_start, period_end, disaggregation, disaggregation_value,

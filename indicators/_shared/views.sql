@@ -19,7 +19,8 @@ FROM stg_projects p,
 
 -- Grantee-reported values with their disaggregation spelled out: a row with sex = female and every
 -- other dimension 'total' has disaggregation 'sex' and disaggregation_value 'female'; a row crossing
--- two dimensions has 'sex,state' and 'female,Querétaro'.
+-- two dimensions has 'sex,state' and 'female,Querétaro'. When the same row arrives in two files (a
+-- corrected resubmission), the latest submitted_on wins, then the later file name.
 CREATE OR REPLACE VIEW v_reported AS
 SELECT project_code, indicator_code, period_start, period_end,
        coalesce(nullif(concat_ws(',',
@@ -34,8 +35,12 @@ SELECT project_code, indicator_code, period_start, period_end,
            CASE WHEN employer_size <> 'total' THEN employer_size END,
            CASE WHEN supply_chain_tier <> 'total' THEN supply_chain_tier END,
            CASE WHEN participant_type <> 'total' THEN participant_type END), ''), 'total') AS disaggregation_value,
-       numerator, denominator, value, submitted_on
-FROM stg_indicator_reports;
+       numerator, denominator, value, submitted_on, _source_file
+FROM stg_indicator_reports
+QUALIFY row_number() OVER (
+    PARTITION BY project_code, indicator_code, period_start, period_end, sex, state, employer_size,
+                 supply_chain_tier, participant_type
+    ORDER BY submitted_on DESC NULLS LAST, _source_file DESC) = 1;
 
 -- Attendance with its semester and the knowledge-gain test: post-test >= 70 and a gain of >= 15 points.
 CREATE OR REPLACE VIEW v_attendance AS
