@@ -1,0 +1,259 @@
+"""Enforcement indicators on hand-made rows: exact numerators, denominators and values.
+
+ENF-03 is also checked against the real USMCA Rapid Response Mechanism cases of the reference data.
+"""
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from tests import conftest
+from tests.conftest import compute_indicators, pick
+
+H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
+H2 = {"period_start": dt.date(2022, 7, 1), "period_end": dt.date(2022, 12, 31)}
+H1_2023 = {"period_start": dt.date(2023, 1, 1), "period_end": dt.date(2023, 6, 30)}
+PROJECTS = [
+    {"project_code": "CALLE", "title": "Supply chain", "grantee": "AIR", "start_date": dt.date(2019, 12, 15),
+     "end_date": dt.date(2024, 3, 30), "themes": "enforcement;cla", "report_due_days": 30},
+    {"project_code": "PADF", "title": "Employers", "grantee": "PADF", "start_date": dt.date(2020, 11, 1),
+     "end_date": dt.date(2022, 6, 30), "themes": "compliance;cla", "report_due_days": 30},
+]
+DIMENSIONS = ("sex", "state", "employer_size", "supply_chain_tier", "participant_type")
+
+
+def report(project, code, period, numerator, denominator, submitted_on=None, **dims):
+    """One indicator_reports row with a numerator and denominator; dimensions not given are 'total'."""
+    return {"project_code": project, "indicator_code": code, **period, **{d: "total" for d in DIMENSIONS}, **dims,
+            "numerator": numerator, "denominator": denominator, "submitted_on": submitted_on}
+
+
+def parts(row):
+    return row["numerator"], row["denominator"], row["value"]
+
+
+def semester_total(rows, project, period):
+    return parts(pick(rows, project_code=project, period_type="semester", disaggregation="total", **period))
+
+
+def semester_rows(rows, project, period, dimension):
+    return [row for row in rows if row["project_code"] == project and row["period_type"] == "semester"
+            and row["disaggregation"] == dimension and row["period_start"] == period["period_start"]]
+
+
+# ENF-01 ---------------------------------------------------------------------------------------------
+
+def test_enf01_follow_up_rate_sums_counts_by_state_and_keeps_the_latest_resubmission():
+    rows = compute_indicators({"projects": PROJECTS, "indicator_reports": [
+        report("CALLE", "ENF-01", H1, 30, 40),
+        report("CALLE", "ENF-01", H1, 12, 20, state="Puebla"),
+        report("CALLE", "ENF-01", H1, 18, 20, state="Guanajuato"),
+        report("PADF", "ENF-01", H1, 5, 10),
+        report("PADF", "ENF-01", H1, 5, 10, state="Puebla"),
+        # H2 sent twice: the correction of 2023-02-10 replaces the file of 2023-01-20.
+        report("CALLE", "ENF-01", H2, 10, 20, submitted_on=dt.date(2023, 1, 20)),
+        report("CALLE", "ENF-01", H2, 12, 20, submitted_on=dt.date(2023, 2, 10)),
+    ]}, ["ENF-01"])
+    assert semester_total(rows, "CALLE", H1) == (30, 40, 75.0)
+    guanajuato = pick(rows, project_code="CALLE", period_type="semester", disaggregation="state",
+                      disaggregation_value="Guanajuato", **H1)
+    assert parts(guanajuato) == (18, 20, 90.0)
+    # The states add up to the total: 12 + 18 = 30 of 20 + 20 = 40.
+    states = semester_rows(rows, "CALLE", H1, "state")
+    assert (sum(r["numerator"] for r in states), sum(r["denominator"] for r in states)) == (30, 40)
+    # Portfolio: (30 + 5) / (40 + 10) = 70%, not the mean of 75% and 50%; Puebla (12 + 5) / (20 + 10).
+    assert parts(pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="total", **H1)) == (
+        35, 50, 70.0)
+    assert parts(pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="state",
+                      disaggregation_value="Puebla", **H1)) == (17, 30, 100 * 17 / 30)
+    # Resubmission: only 12/20 counts for H2; the year is (30 + 12) / (40 + 20) = 70%.
+    assert semester_total(rows, "CALLE", H2) == (12, 20, 60.0)
+    assert parts(pick(rows, project_code="CALLE", period_type="year", disaggregation="total")) == (42, 60, 70.0)
+
+
+# ENF-02 ---------------------------------------------------------------------------------------------
+
+def test_enf02_sanction_rate_by_employer_size_adds_up_and_reaggregates_from_counts():
+    rows = compute_indicators({"projects": PROJECTS, "indicator_reports": [
+        report("CALLE", "ENF-02", H1, 9, 30),
+        report("CALLE", "ENF-02", H1, 1, 5, employer_size="micro"),
+        report("CALLE", "ENF-02", H1, 2, 10, employer_size="small"),
+        report("CALLE", "ENF-02", H1, 2, 5, employer_size="medium"),
+        report("CALLE", "ENF-02", H1, 4, 10, employer_size="large"),
+        report("PADF", "ENF-02", H1, 6, 10),
+        report("PADF", "ENF-02", H1, 6, 10, employer_size="small"),
+    ]}, ["ENF-02"])
+    assert semester_total(rows, "CALLE", H1) == (9, 30, 30.0)
+    assert parts(pick(rows, project_code="CALLE", period_type="semester", disaggregation="employer_size",
+                      disaggregation_value="medium", **H1)) == (2, 5, 40.0)
+    sizes = semester_rows(rows, "CALLE", H1, "employer_size")
+    assert len(sizes) == 4
+    # 1 + 2 + 2 + 4 = 9 sanctions of 5 + 10 + 5 + 10 = 30 violations, as in the total.
+    assert (sum(r["numerator"] for r in sizes), sum(r["denominator"] for r in sizes)) == (9, 30)
+    # Portfolio: (9 + 6) / (30 + 10) = 37.5%; small employers (2 + 6) / (10 + 10) = 40%.
+    assert parts(pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="total", **H1)) == (
+        15, 40, 37.5)
+    assert parts(pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="employer_size",
+                      disaggregation_value="small", **H1)) == (8, 20, 40.0)
+
+
+# ENF-03 ---------------------------------------------------------------------------------------------
+
+def sentinel(observed_on, geography, days, label, series="rrm_days_to_resolution"):
+    return {"series_code": series, "observed_on": observed_on, "geography": geography, "value": days,
+            "label": label, "source": "https://example.org/case"}
+
+
+def test_enf03_median_days_per_semester_for_the_portfolio_only_with_state_rows():
+    rows = compute_indicators({"sentinel": [
+        sentinel(dt.date(2023, 1, 10), "Coahuila", 100, "Case A"),
+        sentinel(dt.date(2023, 2, 10), "Coahuila", 200, "Case B"),
+        sentinel(dt.date(2023, 6, 30), "Guanajuato", 60, "Case C"),
+        sentinel(dt.date(2023, 3, 1), "total", 500, "Case without a state"),
+        sentinel(dt.date(2023, 7, 1), "Coahuila", 40, "Case D"),               # next semester
+        sentinel(dt.date(2023, 1, 1), "total", 3, "Requests", series="rrm_cases_requested"),  # other series
+    ]}, ["ENF-03"])
+    assert {row["project_code"] for row in rows} == {"PORTFOLIO"}
+    total = pick(rows, period_type="semester", disaggregation="total", **H1_2023)
+    # Median of 60, 100, 200 and 500 = (100 + 200) / 2; a median carries no numerator or denominator.
+    assert parts(total) == (None, None, 150.0)
+    assert pick(rows, period_type="semester", disaggregation="state", disaggregation_value="Coahuila",
+                **H1_2023)["value"] == 150.0
+    assert pick(rows, period_type="semester", disaggregation="state", disaggregation_value="Guanajuato",
+                **H1_2023)["value"] == 60.0
+    # The case without a state is in the total only: no 'state' row valued 'total'.
+    assert {r["disaggregation_value"] for r in rows if r["disaggregation"] == "state"} == {"Coahuila", "Guanajuato"}
+    assert pick(rows, period_type="semester", disaggregation="total", period_start=dt.date(2023, 7, 1))["value"] == 40
+
+
+def test_enf03_median_of_real_rrm_cases_gm_silao_and_tridonex():
+    with (Path(conftest.REFERENCE) / "rrm_cases.csv").open(newline="", encoding="utf-8") as handle:
+        cases = {row["case_label"]: row for row in csv.DictReader(handle)}
+
+    def days_to_resolution(case):
+        # The case starts at the petition, or at the US request when no petition date is known.
+        start = dt.date.fromisoformat(case["petition_date"] or case["us_request_date"])
+        return start, (dt.date.fromisoformat(case["resolution_or_outcome_date"]) - start).days
+
+    # GM Silao: no petition (US self-initiated); request 2021-05-12, resolved 2021-08-18 (legitimation vote):
+    #   19 days left in May + 30 (June) + 31 (July) + 18 (August) = 98 days.
+    # Tridonex: petition 2021-05-10, resolved 2021-08-10 (company agreement): 31 + 30 + 31 = 92 days.
+    # Both started in January-June 2021, so that semester's median is (92 + 98) / 2 = 95 days.
+    silao_start, silao_days = days_to_resolution(cases["GM Silao"])
+    tridonex_start, tridonex_days = days_to_resolution(cases["Tridonex"])
+    assert (silao_start, silao_days) == (dt.date(2021, 5, 12), 98)
+    assert (tridonex_start, tridonex_days) == (dt.date(2021, 5, 10), 92)
+
+    rows = compute_indicators({"sentinel": [
+        sentinel(silao_start, cases["GM Silao"]["state"], silao_days, "GM Silao"),
+        sentinel(tridonex_start, cases["Tridonex"]["state"], tridonex_days, "Tridonex"),
+    ]}, ["ENF-03"])
+    semester = {"period_start": dt.date(2021, 1, 1), "period_end": dt.date(2021, 6, 30)}
+    assert pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="total",
+                **semester)["value"] == 95.0
+    assert pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="state",
+                disaggregation_value="Guanajuato", **semester)["value"] == 98.0
+    assert pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="state",
+                disaggregation_value="Tamaulipas", **semester)["value"] == 92.0
+
+
+# ENF-04 ---------------------------------------------------------------------------------------------
+
+def test_enf04_cumulative_rollups_take_the_latest_report_and_the_portfolio_keeps_ended_projects():
+    rows = compute_indicators({"projects": PROJECTS, "indicator_reports": [
+        report("CALLE", "ENF-04", H1, 3, 10),
+        report("CALLE", "ENF-04", H2, 7, 12),
+        report("CALLE", "ENF-04", H1_2023, 9, 12),
+        report("PADF", "ENF-04", H1, 2, 4),   # PADF ends in June 2022: its last figures to date
+    ]}, ["ENF-04"])
+    assert parts(pick(rows, project_code="CALLE", period_type="semester", disaggregation="total", **H2)) == (
+        7, 12, 100 * 7 / 12)
+    # Latest-value rule: the 2022 year is the H2 report (7/12), not 3 + 7 of 10 + 12;
+    # the life of the project is the latest report of all (9/12 = 75%).
+    calle_2022 = pick(rows, project_code="CALLE", period_type="year", disaggregation="total",
+                      period_start=dt.date(2022, 1, 1))
+    assert parts(calle_2022) == (7, 12, 100 * 7 / 12)
+    assert parts(pick(rows, project_code="CALLE", period_type="life", disaggregation="total")) == (9, 12, 75.0)
+    # Portfolio H1: (3 + 2) / (10 + 4); H2 carries PADF's 2/4 forward: (7 + 2) / (12 + 4) = 56.25%,
+    # and 2023-H1 (9 + 2) / (12 + 4), where summing the semester's reports alone would give 9/12.
+    assert parts(pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="total", **H1)) == (
+        5, 14, 100 * 5 / 14)
+    assert parts(pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="total", **H2)) == (
+        9, 16, 56.25)
+    assert parts(pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="total",
+                      **H1_2023)) == (11, 16, 68.75)
+    assert parts(pick(rows, project_code="PORTFOLIO", period_type="life", disaggregation="total")) == (11, 16, 68.75)
+
+
+# ENF-05 ---------------------------------------------------------------------------------------------
+
+def answer(number, project, group, score, when=dt.datetime(2022, 3, 15, 10, 0)):
+    return {"submission_id": f"S{number}", "submitted_at": when, "project_code": project,
+            "stakeholder_group": group, "state": "Guanajuato", "enforcement_improved": score}
+
+
+def test_enf05_group_means_and_the_gap_between_the_extreme_groups():
+    later = dt.datetime(2022, 9, 1, 9, 0)
+    rows = compute_indicators({"projects": PROJECTS, "feedback": [
+        answer(1, "CALLE", "government", 5), answer(2, "CALLE", "government", 4),
+        answer(3, "CALLE", "employer", 4),
+        answer(4, "CALLE", "worker", 2), answer(5, "CALLE", "worker", 1), answer(6, "CALLE", "worker", 1),
+        answer(7, "CALLE", "civil_society", None),          # did not answer the item: no group row
+        answer(8, "PADF", "employer", 5), answer(9, "PADF", "employer", 5),
+        answer(10, "PADF", "worker", 3),
+        answer(11, "CALLE", "union", 3, when=later),        # the only group heard in H2
+    ]}, ["ENF-05"])
+    calle = {r["disaggregation_value"]: parts(r) for r in semester_rows(rows, "CALLE", H1, "stakeholder_group")}
+    # government (5 + 4) / 2 = 4.5; employer 4 / 1; worker (2 + 1 + 1) / 3.
+    assert calle == {"government": (9, 2, 4.5), "employer": (4, 1, 4.0), "worker": (4, 3, 4 / 3)}
+    # Gap: highest mean 4.5 (government) minus lowest 4/3 (workers) = 3.1667 points.
+    calle_total = pick(rows, project_code="CALLE", period_type="semester", disaggregation="total", **H1)
+    assert (calle_total["numerator"], calle_total["denominator"]) == (None, None)
+    assert calle_total["value"] == pytest.approx(4.5 - 4 / 3)
+    # Portfolio pools respondents: employer (4 + 5 + 5) / 3 = 14/3, worker (2 + 1 + 1 + 3) / 4 = 7/4,
+    # government 9/2; gap 14/3 - 7/4 = 35/12, not a combination of the project gaps (3.17 and 2).
+    assert parts(pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="stakeholder_group",
+                      disaggregation_value="employer", **H1)) == (14, 3, 14 / 3)
+    assert pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="total",
+                **H1)["value"] == pytest.approx(35 / 12)
+    # One group alone gives no gap (not a reassuring 0), though its mean is shown.
+    assert pick(rows, project_code="CALLE", period_type="semester", disaggregation="total", **H2)["value"] is None
+    assert parts(pick(rows, project_code="CALLE", period_type="semester", disaggregation="stakeholder_group",
+                      disaggregation_value="union", **H2)) == (3, 1, 3.0)
+    # Gaps do not add up over semesters: no year or life roll-ups.
+    assert {row["period_type"] for row in rows} == {"semester"}
+
+
+# ENF-06 ---------------------------------------------------------------------------------------------
+
+def outcome(number, project, when, substantiation="confirmed", theme="enforcement", significance="high",
+            contribution="direct", intention="intended", polarity="positive"):
+    return {"outcome_id": f"O{number}", "project_code": project, "theme": theme, "outcome_date": when,
+            "significance": significance, "contribution": contribution, "intention": intention,
+            "polarity": polarity, "substantiation": substantiation}
+
+
+def test_enf06_counts_only_substantiated_enforcement_outcomes_and_each_breakdown_adds_up():
+    rows = compute_indicators({"projects": PROJECTS, "outcomes": [
+        outcome(1, "CALLE", dt.date(2022, 2, 1)),
+        outcome(2, "CALLE", dt.date(2022, 5, 1), substantiation="partially_confirmed", significance="medium",
+                contribution="partial", intention="unintended", polarity="negative"),
+        outcome(3, "CALLE", dt.date(2022, 3, 1), substantiation="pending"),          # not counted
+        outcome(4, "CALLE", dt.date(2022, 4, 1), substantiation="not_confirmed"),    # not counted
+        outcome(5, "CALLE", dt.date(2022, 3, 1), theme="compliance"),                # another theme
+        outcome(6, "CALLE", dt.date(2022, 9, 1), contribution="indirect"),           # H2
+        outcome(7, "PADF", dt.date(2022, 6, 1), significance="low"),
+    ]}, ["ENF-06"])
+    # CALLE H1: outcomes 1 and 2.
+    assert pick(rows, project_code="CALLE", period_type="semester", disaggregation="total", **H1)["value"] == 2
+    assert pick(rows, project_code="CALLE", period_type="semester", disaggregation="polarity",
+                disaggregation_value="negative", **H1)["value"] == 1
+    for dimension in ("significance", "contribution", "intention", "polarity"):
+        assert sum(r["value"] for r in semester_rows(rows, "CALLE", H1, dimension)) == 2, dimension
+    # Portfolio H1: 2 (CALLE) + 1 (PADF); CALLE's year 2022: 2 + 1 (H2).
+    assert pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="total", **H1)["value"] == 3
+    assert pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="significance",
+                disaggregation_value="high", **H1)["value"] == 1
+    assert pick(rows, project_code="CALLE", period_type="year", disaggregation="total")["value"] == 3
