@@ -1,4 +1,4 @@
-"""The `mel` command: run the pipeline, check one file, generate data, write the contract, start the UI."""
+"""The `mel` command: run the pipeline, check one file, generate data, write the docs, start the UI."""
 
 from __future__ import annotations
 
@@ -70,12 +70,20 @@ def generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def contract(args: argparse.Namespace) -> int:
-    """Write the data contract as Markdown."""
+def docs(args: argparse.Namespace) -> int:
+    """Write the data contract and the indicator reference sheets as Markdown under docs/."""
     from mel_pipeline.contract_doc import render_contract
+    from mel_pipeline.indicator_docs import render_pages
+    from mel_pipeline.indicator_registry import load_registry
 
-    Path(args.out).write_text(render_contract(), encoding="utf-8")
-    print(f"wrote {args.out}")
+    out = Path(args.out)
+    (out / "data-contract.md").write_text(render_contract(), encoding="utf-8")
+    pages = out / "indicators"
+    shutil.rmtree(pages, ignore_errors=True)
+    pages.mkdir(parents=True)
+    for name, text in render_pages(load_registry(Settings.from_env().indicators_dir)).items():
+        (pages / name).write_text(text, encoding="utf-8")
+    print(f"wrote {out / 'data-contract.md'} and {pages}/")
     return 0
 
 
@@ -108,9 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     generator.add_argument("--sample", action="store_true", help="include the sample's deliberate defects")
     generator.add_argument("--overwrite", action="store_true", help="replace the source folders already in --out")
     generator.set_defaults(func=generate)
-    documenter = commands.add_parser("contract", help="write the data contract as Markdown")
-    documenter.add_argument("--out", default=str(REPO_ROOT / "docs" / "data-contract.md"))
-    documenter.set_defaults(func=contract)
+    documenter = commands.add_parser("docs", help="write the data contract and indicator sheets as Markdown")
+    documenter.add_argument("--out", default=str(REPO_ROOT / "docs"))
+    documenter.set_defaults(func=docs)
     server = commands.add_parser("ui", help="start the Dagster UI and daemon")
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=3000)

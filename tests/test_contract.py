@@ -1,4 +1,4 @@
-"""The data contract: its generated document is current, and every source's schema is well formed."""
+"""The generated documents are current, and every source's schema is well formed."""
 
 import datetime as dt
 
@@ -6,13 +6,22 @@ import pytest
 
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.contract_doc import render_contract
+from mel_pipeline.indicator_docs import render_pages
+from mel_pipeline.indicator_registry import load_registry
 from mel_pipeline.settings import REPO_ROOT
 from mel_pipeline.validation import compile_validation
 
 
 def test_the_committed_contract_document_is_current():
     committed = (REPO_ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8")
-    assert committed == render_contract(), "run `make contract` and commit docs/data-contract.md"
+    assert committed == render_contract(), "run `make docs` and commit docs/"
+
+
+def test_the_committed_indicator_pages_are_current():
+    pages = render_pages(load_registry(REPO_ROOT / "indicators"))
+    folder = REPO_ROOT / "docs" / "indicators"
+    committed = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.md")}
+    assert committed == pages, "run `make docs` and commit docs/indicators/"
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
