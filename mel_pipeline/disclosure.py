@@ -7,7 +7,8 @@ categories and its total, projects and the portfolio, semesters and their year o
 roll-up), no such sum may have exactly one hidden cell, or subtraction would reveal it; the
 smallest visible cell of that sum is hidden too, until no sum is left with a single hidden cell.
 A total that is derived from its categories without being their sum (a gap between group means)
-is hidden when any of its categories is.
+is hidden when any of its categories is; a count of people is a figure of its own and is instead
+protected like a sum.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ def _additive_groups(frame: pd.DataFrame) -> list[pd.Series]:
     text = lambda column: frame[column].astype(str)  # noqa: E731
     dimension = text("indicator_code") + "|" + text("project_code") + "|" + text("period_type") + "|" + \
         text("period_start") + "|" + text("period_end") + "|"
+    # Counts of people are treated as adding up across a dimension even when de-duplication makes them
+    # not quite (a person reached by two channels): hiding one more category is only over-cautious.
+    summed_dimensions = additive | (frame["unit"] == "count")
     groups = []
     # A dimension's categories and the total: the total belongs to every dimension's group.
     for name in frame.loc[~is_total, "disaggregation"].unique():
         label = dimension + name
-        member = additive & ((frame["disaggregation"] == name) | is_total)
+        member = summed_dimensions & ((frame["disaggregation"] == name) | is_total)
         groups.append(label.where(member))
     # Projects and the portfolio, for the same period and category (engine-made portfolio rows only).
     projects = text("indicator_code") + "|" + text("period_type") + "|" + text("period_start") + "|" + \
@@ -85,10 +89,10 @@ def complementary(frame: pd.DataFrame, suppressed: pd.Series) -> pd.Series:
 
 
 def derived_totals(frame: pd.DataFrame, suppressed: pd.Series) -> pd.Series:
-    """Hide a non-additive people-based total computed from categories of which one is hidden."""
+    """Hide a people-based total derived from categories (not a count) when one of them is hidden."""
     people = frame["counts_people"].fillna(False).astype(bool)
-    derived = people & ~frame["aggregation"].isin(["sum", "ratio"]) & (frame["disaggregation"] == "total") & \
-        frame["denominator"].isna()
+    derived = people & ~frame["aggregation"].isin(["sum", "ratio"]) & (frame["unit"] != "count") & \
+        (frame["disaggregation"] == "total") & frame["denominator"].isna()
     cell = ["indicator_code", "project_code", "period_type", "period_start", "period_end"]
     any_hidden = suppressed.groupby([frame[column] for column in cell]).transform("any")
     return suppressed | (derived & any_hidden)

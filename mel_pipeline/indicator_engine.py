@@ -183,16 +183,23 @@ periods AS (
     UNION ALL BY NAME
     SELECT *, 'semester' AS period_type FROM portfolio
 ),
-spans AS (
+span_members AS (
     SELECT p.*, 'year' AS span_type, year(p.period_start) AS span_key FROM periods p
     UNION ALL
     SELECT p.*, 'life' AS span_type, 0 AS span_key FROM periods p
+),
+spans AS (
+    -- A span's dates are those of the whole year (or life) of the indicator for that project, so a
+    -- category reported in one semester only still shares its total's period.
+    SELECT *, min(period_start) OVER span AS span_start, max(period_end) OVER span AS span_end
+    FROM span_members
+    WINDOW span AS (PARTITION BY indicator_code, project_code, span_type, span_key)
 ),
 span_groups AS (
     -- Medians and de-duplicated counts of separate semesters cannot be combined into a year's:
     -- only cumulative ones (whose latest value is the year's) are rolled up.
     SELECT s.indicator_code, s.project_code, s.disaggregation, s.disaggregation_value, s.span_type AS period_type,
-           min(s.period_start) AS period_start, max(s.period_end) AS period_end, c.accumulation, c.aggregation,
+           s.span_start AS period_start, s.span_end AS period_end, c.accumulation, c.aggregation,
            arg_max({{'numerator': s.numerator, 'denominator': s.denominator, 'value': s.value, 'target': s.target}},
                    s.period_end) AS latest,
            sum(s.numerator) AS numerator_sum, sum(s.denominator) AS denominator_sum, sum(s.value) AS value_sum,
@@ -200,7 +207,7 @@ span_groups AS (
     FROM spans s JOIN catalog c ON c.code = s.indicator_code
     WHERE c.accumulation = 'cumulative' OR c.aggregation IN ('sum', 'ratio', 'mean')
     GROUP BY s.indicator_code, s.project_code, s.disaggregation, s.disaggregation_value, s.span_type, s.span_key,
-             c.accumulation, c.aggregation
+             s.span_start, s.span_end, c.accumulation, c.aggregation
 ),
 rollups AS (
     SELECT indicator_code, project_code, period_start, period_end, disaggregation, disaggregation_value, period_type,

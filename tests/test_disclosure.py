@@ -109,3 +109,15 @@ def test_the_threshold_is_configurable():
     frame["portfolio_supplied"] = True
     assert hidden(suppress(frame, threshold=5)) == {("A", "semester", H1[0], "total")}
     assert hidden(suppress(frame, threshold=4)) == set()
+
+
+def test_a_deduplicated_count_keeps_its_total_and_hides_a_second_category():
+    # Unique people by sex (aggregation distinct): 'other' (3) is small; hiding 'male' too protects it,
+    # and the total stays published because it is a count in its own right.
+    frame = pd.DataFrame([cell("P", H1, "total", "total", 120, aggregation="distinct"),
+                          cell("P", H1, "sex", "female", 70, aggregation="distinct"),
+                          cell("P", H1, "sex", "male", 47, aggregation="distinct"),
+                          cell("P", H1, "sex", "other", 3, aggregation="distinct")])
+    frame["portfolio_supplied"] = True
+    result = suppress(frame, threshold=11)
+    assert hidden(result) == {("P", "semester", H1[0], "other"), ("P", "semester", H1[0], "male")}

@@ -69,6 +69,7 @@ def test_the_sample_defects_are_rejected_exactly(sample_run):
         ("indicator_reports", "file_unreadable", 1),        # the Windows-1252 file, quarantined
         ("indicator_reports", "isin", 1),                   # 'Nuevo Leon x'
         ("indicator_reports", "less_than_or_equal_to", 1),  # a period ending in 2031
+        ("indicator_reports", "rate_parts", 1),             # the same CMP-03 row: a percentage needs its parts
         ("indicator_reports", "unique", 2),                 # both copies of a duplicated row
         ("outcomes", "isin", 1),                            # significance 'muy alta'
         ("participants", "any_present", 1),                 # no identifier at all

@@ -170,3 +170,12 @@ def test_duplicate_output_rows_are_refused():
     indicator = IndicatorSheet(**{**sheet(code="AWR-09").model_dump(), "sql": sql})
     with pytest.raises(IndicatorError, match="1 duplicate rows for the same project, period and disaggregation"):
         run_indicator(staged_connection({}), indicator, Settings.from_env())
+
+
+def test_a_category_reported_in_one_semester_shares_its_totals_year():
+    rows = values(sheet(), [("A", H1_22, None, None, 10), ("A", H2_22, None, None, 12),
+                            ("A", H2_22, None, None, 5, "state", "Jalisco")])
+    total, jalisco = (pick(rows, project_code="A", period_type="year", disaggregation_value=v)
+                      for v in ("total", "Jalisco"))
+    assert (jalisco["period_start"], jalisco["period_end"]) == (total["period_start"], total["period_end"]) == (
+        dt.date(2022, 1, 1), dt.date(2022, 12, 31))
