@@ -178,7 +178,9 @@ def build_marts(connection: duckdb.DuckDBPyConnection, threshold: int) -> dict[s
     """Create every mart table in the attached database `mart`; returns row counts per table."""
     values = published_indicator_values(connection, threshold)
     connection.register("published_indicator_values", values)
-    connection.execute("CREATE TABLE mart.indicator_values AS SELECT * FROM published_indicator_values")
+    # The round trip through pandas turns DATE into timestamps: give analysts dates back.
+    connection.execute("CREATE TABLE mart.indicator_values AS SELECT * REPLACE (CAST(period_start AS DATE) AS "
+                       "period_start, CAST(period_end AS DATE) AS period_end) FROM published_indicator_values")
     connection.unregister("published_indicator_values")
     for name, sql in MART_SQL.items():
         connection.execute(f"CREATE TABLE mart.{name} AS {sql}")

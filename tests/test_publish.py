@@ -90,3 +90,12 @@ def test_a_reader_with_the_old_file_open_keeps_its_view_and_new_readers_see_the_
     second, _ = reader.communicate("go\n", timeout=30)
     assert first == second.strip() and first.startswith("(40.0,")
     assert published_value(marts) == 77
+
+
+def test_published_periods_are_dates(tmp_path):
+    settings = settings_for(tmp_path)
+    published = publish_marts(warehouse_with(40), settings)
+    connection = duckdb.connect(str(published.path), read_only=True)
+    types = dict(connection.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                    "WHERE table_name = 'indicator_values'").fetchall())
+    assert (types["period_start"], types["period_end"], types["suppressed"]) == ("DATE", "DATE", "BOOLEAN")
