@@ -4,11 +4,13 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# `?=` so a caller (the browser test) can point `make ui` at another instance.
+DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DAGSTER_HOME
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: setup run test ui bench sample contract clean
+.PHONY: setup run test ui bench sample docs clean
 
 setup: $(STAMP)
 
@@ -34,8 +36,8 @@ bench: setup
 sample: setup
 	$(BIN)/mel generate --out data/raw --scale 1 --sample --overwrite
 
-contract: setup
-	$(BIN)/mel contract --out docs/data-contract.md
+docs: setup
+	$(BIN)/mel docs
 
 clean:
 	rm -rf data/warehouse data/marts/mel.duckdb data/marts/parquet* data/marts/report data/marts/quality

@@ -97,6 +97,8 @@ def configure(connection: duckdb.DuckDBPyConnection, settings: Settings) -> None
     connection.execute(f"SET threads = {int(settings.duckdb_threads)}")
     connection.execute("SET preserve_insertion_order = true")
     connection.execute("SET TimeZone = 'UTC'")
+    # Without this, a missing table silently resolves to a Python variable of the same name.
+    connection.execute("SET python_enable_replacements = false")
 
 
 def _checked_memory_limit(text: str) -> str:

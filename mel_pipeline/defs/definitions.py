@@ -7,6 +7,9 @@ seconds each, and every step writes the same DuckDB file anyway.
 
 import dagster as dg
 
+from mel_pipeline.defs.automation import (
+    full_refresh, nightly_refresh, raw_files_sensor, record_run_failure, run_failures,
+)
 from mel_pipeline.defs.indicators import build_indicator_assets
 from mel_pipeline.defs.marts import publish
 from mel_pipeline.defs.resources import MelWarehouse
@@ -16,7 +19,10 @@ from mel_pipeline.defs.staging import STAGING_ASSETS
 def build_definitions() -> dg.Definitions:
     """All definitions, with the warehouse resource bound."""
     return dg.Definitions(
-        assets=[*STAGING_ASSETS, *build_indicator_assets(), publish],
+        assets=[*STAGING_ASSETS, *build_indicator_assets(), publish, run_failures],
+        jobs=[full_refresh],
+        schedules=[nightly_refresh],
+        sensors=[raw_files_sensor, record_run_failure],
         resources={"warehouse": MelWarehouse()},
         executor=dg.in_process_executor,
     )

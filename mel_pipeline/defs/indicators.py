@@ -44,7 +44,7 @@ def build_theme_asset(theme: str, sheets: list[IndicatorSheet]) -> dg.AssetsDefi
     specs = [
         dg.AssetSpec(
             key=indicator_key(sheet), group_name=theme, kinds={"duckdb", "sql"},
-            description=f"**{sheet.code} {sheet.name}**\n\n{sheet.definition.strip()}\n\n"
+            description=f"{sheet.code} {sheet.name}. {sheet.definition.strip()}\n\n"
                         f"Unit: {sheet.unit}; direction: {sheet.direction}; {sheet.accumulation}; "
                         f"aggregation: {sheet.aggregation}; approach: {sheet.approach}. "
                         f"Sheet: indicators/{theme}/{sheet.code}.yaml",
