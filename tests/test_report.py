@@ -1,0 +1,104 @@
+"""The officers' report from a small hand-made marts file: a section per theme, an SVG per chart, nothing
+fetched from the network, suppressed cells written as "suppressed", accents intact."""
+
+import re
+
+import pytest
+
+from mel_pipeline.codes import THEMES
+from mel_pipeline.quality import FailedExpectation, QualityReport, SuiteResult
+from mel_pipeline.report import build_report
+from tests.test_quality import write_marts
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """(index.html path, its text) for the hand-made marts, with a quality report of one failed suite."""
+    folder = tmp_path_factory.mktemp("marts")
+    marts = write_marts(folder / "mel.duckdb")
+    page = folder / "quality" / "validations" / "load_audit" / "run" / "load_audit.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html></html>")
+    failure = FailedExpectation("expect_column_pair_values_to_be_equal", "rows_read = rows_loaded + rows_rejected.",
+                                1, ["source=indicator_reports, file=a.csv"])
+    quality = QualityReport([SuiteResult("indicator_values", 31, []), SuiteResult("load_audit", 9, [failure])],
+                            folder / "quality" / "index.html")
+    index = build_report(marts, folder / "report", quality=quality)
+    return index, index.read_text(encoding="utf-8")
+
+
+def section(page: str, theme: str) -> str:
+    return re.search(rf'<section id="theme-{theme}">(.*?)</section>', page, re.S).group(1)
+
+
+def test_the_page_is_written_whole_in_its_folder(built):
+    index, _ = built
+    assert index.name == "index.html"
+    assert [path.name for path in index.parent.iterdir()] == ["index.html"]
+
+
+def test_one_section_per_theme_in_catalogue_order(built):
+    _, page = built
+    assert re.findall(r'<section id="theme-(\w+)">', page) == list(THEMES)
+
+
+def test_every_chart_is_an_inline_svg(built):
+    _, page = built
+    figures = re.findall(r"<figure>(.*?)</figure>", page, re.S)
+    assert figures and all("<svg" in figure for figure in figures)
+    enforcement = section(page, "enforcement")
+    # status by semester, ENF-03 targets, the ENF-03 sentinel series, two outcome matrices, divergence
+    assert enforcement.count("<svg") == 6
+    assert section(page, "awareness").count("<svg") == 2  # status by semester, AWR-02 targets
+
+
+def test_nothing_is_fetched_from_the_network(built):
+    _, page = built
+    assert "<script" not in page and "<link" not in page and "@import" not in page and "url(" not in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
+
+
+def test_the_header_links_data_docs_contract_and_rejected_rows(built):
+    _, page = built
+    header = re.search(r"<header>(.*?)</header>", page, re.S).group(1)
+    assert 'href="../quality/index.html"' in header and 'href="#data-quality"' in header
+    assert re.search(r'href="[^"]*/docs/data-contract.md"', header)
+    assert 'href="#rejected-rows"' in header and '<section id="rejected-rows">' in page
+    assert re.search(r"built \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", header)
+
+
+def test_suppressed_cells_read_suppressed_never_a_number(built):
+    _, page = built
+    indicator = re.search(r"<figure><figcaption><h4>AWR-02 .*?</figure>", section(page, "awareness"), re.S).group(0)
+    row = re.search(r"<tr><td>2024 H1</td>(.*?)</tr>", indicator, re.S).group(1)
+    actual, target, percent, status = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert "suppressed" in actual and "suppressed" in percent and "Suppressed" in status
+    assert not re.search(r"\d", actual + percent)
+    assert target == "100%"
+    means = re.search(r"<summary>Group means</summary>(.*?)</details>", section(page, "enforcement"), re.S).group(1)
+    assert re.findall(r"<th[^>]*>(.*?)</th>", means)[1:] == ["Worker", "Employer", "Government", "Academia"]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", means)
+    assert cells[1:4] == ["2.10", "4.20", "4.00"] and "suppressed" in cells[4]
+
+
+def test_signals_are_listed_with_accented_places(built):
+    _, page = built
+    assert '<meta charset="utf-8">' in page
+    signals = re.search(r"<summary>The signals</summary>(.*?)</details>", section(page, "enforcement"), re.S).group(1)
+    assert "San Luis Potosí" in signals and "above the upper threshold 120.0" in signals
+    assert "Querétaro" not in signals  # a quiet observation is drawn but not listed
+
+
+def test_the_outcome_matrix_counts_substantiated_of_all(built):
+    _, page = built
+    enforcement = section(page, "enforcement")
+    assert "2 of 3" in enforcement and "2 substantiated of 3 harvested outcomes" in enforcement
+
+
+def test_the_quality_section_gives_each_suite_its_verdict_and_data_docs_page(built):
+    _, page = built
+    quality = re.search(r'<section id="data-quality">(.*?)</section>', page, re.S).group(1)
+    rows = re.findall(r"<tr>(.*?)</tr>", quality, re.S)[1:]
+    assert "indicator_values" in rows[0] and "passed" in rows[0]
+    assert 'href="../quality/validations/load_audit/run/load_audit.html"' in rows[1]
+    assert "failed 1" in rows[1] and "rows_read = rows_loaded + rows_rejected." in rows[1]
