@@ -46,7 +46,7 @@ THEME_LIST_PATTERN = r"^(awareness|capacity|enforcement|compliance|cla)(;(awaren
 SERIES_CODE_PATTERN = r"^[a-z0-9_]{3,64}$"
 # What to tell a grantee instead of a regular expression.
 PATTERN_HINTS = {
-    CURP_PATTERN: "a CURP (18 characters, e.g. GAPM850101HDFRRR09)",
+    CURP_PATTERN: "a CURP (18 characters: 4 letters, 6 digits of birth date, H/M/X, 5 letters, 1 letter or digit, 1 digit)",
     EMAIL_PATTERN: "an email address",
     PHONE_PATTERN: "a phone number (8 to 20 digits, spaces, +, - or brackets)",
     PROJECT_CODE_PATTERN: "a project code (capital letters, digits and '-', e.g. CALLE)",

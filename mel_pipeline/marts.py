@@ -17,9 +17,9 @@ DIVERGENCE_GAP = 1.0  # points on a 1-5 scale between two groups' means that cou
 SELECTION_ORDER = "CASE selection_level WHEN 'collected' THEN 1 WHEN 'project' THEN 2 WHEN 'portfolio' THEN 3 ELSE 4 END"
 # Defence in depth for free text copied into the marts: anything shaped like a direct identifier is masked.
 IDENTIFIER_PATTERNS = (
-    r"[A-Z]{4}[0-9]{6}[HMX][A-Z]{5}[A-Z0-9][0-9]",  # CURP
+    r"[A-Z]{4}[0-9]{6}[HMX][A-Z]{5}[A-Z0-9][0-9]",  # CURP (the contract's own example is masked too)
     r"[^@\s]+@[^@\s]+\.[^@\s]+",                    # email
-    r"\+?[0-9][0-9 ()-]{7,}[0-9]",                  # phone
+    r"\+?[0-9](?:[ ()-]?[0-9]){9,}",               # phone: ten digits or more, so dates stay readable
 )
 
 SENTINEL_SIGNALS_SQL = """
@@ -78,7 +78,13 @@ MART_SQL = {
                sum(outcomes), sum(substantiated_outcomes)
         FROM by_project GROUP BY ALL
         ORDER BY theme, project_code, year, significance, contribution, intention, polarity""",
-    "msc_summary": f"""
+    "load_audit": "SELECT * FROM load_audit ORDER BY source, file",
+}
+
+
+def msc_summary_sql(threshold: int) -> str:
+    """Most Significant Change stories per project, domain, year and selection level reached."""
+    return f"""
         WITH stories AS (
             SELECT project_code, domain, year(story_date) AS year, {SELECTION_ORDER} AS level_rank,
                    selection_level, storyteller_type, storyteller_sex FROM stg_msc_stories
@@ -91,17 +97,23 @@ MART_SQL = {
                count(*) FILTER (WHERE s.level_rank >= l.rank) AS stories_reaching_level,
                count(*) AS stories_collected,
                round(100.0 * count(*) FILTER (WHERE s.level_rank >= l.rank) / count(*), 1) AS selection_rate_pct,
-               count(*) FILTER (WHERE s.level_rank >= l.rank AND s.storyteller_sex = 'female') AS told_by_women,
+               -- Women storytellers are people: a count of 1 to threshold-1 is not shown.
+               CASE WHEN count(*) FILTER (WHERE s.level_rank >= l.rank AND s.storyteller_sex = 'female')
+                         NOT BETWEEN 1 AND {threshold} - 1
+                    THEN count(*) FILTER (WHERE s.level_rank >= l.rank AND s.storyteller_sex = 'female') END
+                   AS told_by_women,
                count(DISTINCT s.storyteller_type) FILTER (WHERE s.level_rank >= l.rank) AS storyteller_types
         FROM stories s CROSS JOIN levels l
         GROUP BY s.project_code, s.domain, s.year, l.rank, l.level
-        ORDER BY s.project_code, s.domain, s.year, l.rank""",
-    "load_audit": "SELECT * FROM load_audit ORDER BY source, file",
-}
+        ORDER BY s.project_code, s.domain, s.year, l.rank"""
 
 
 def stakeholder_divergence_sql(threshold: int) -> str:
-    """Pairwise gaps between stakeholder groups' mean answers to the same item, small groups hidden."""
+    """Pairwise gaps between stakeholder groups' mean answers to the same item.
+
+    A group with fewer respondents than the threshold shows neither its count nor its mean, and no
+    gap is given against it.
+    """
     answers = " UNION ALL ".join(
         f"SELECT project_code, year(submitted_at) AS year, stakeholder_group, '{item}' AS item, "
         f"CAST({item} AS DOUBLE) AS score FROM stg_feedback WHERE {item} IS NOT NULL" for item in SURVEY_ITEMS)
@@ -113,7 +125,8 @@ def stakeholder_divergence_sql(threshold: int) -> str:
             FROM everywhere GROUP BY ALL
         )
         SELECT a.item, a.project_code, a.year, a.stakeholder_group AS group_a, b.stakeholder_group AS group_b,
-               a.respondents AS respondents_a, b.respondents AS respondents_b,
+               CASE WHEN a.respondents >= {threshold} THEN a.respondents END AS respondents_a,
+               CASE WHEN b.respondents >= {threshold} THEN b.respondents END AS respondents_b,
                CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold} THEN a.mean_score END AS mean_a,
                CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold} THEN b.mean_score END AS mean_b,
                CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold}
@@ -140,15 +153,26 @@ def rejected_rows_sql() -> str:
 
 
 THEME_SCORECARD_SQL = """
-    WITH statuses AS (
-        SELECT theme, project_code, period_type, period_start, period_end,
+    WITH spans AS (
+        -- Indicators' years and lives start and end on different days; the scorecard counts them per
+        -- calendar year and over the whole life.
+        SELECT *,
+               CASE period_type WHEN 'semester' THEN period_start
+                                WHEN 'year' THEN make_date(year(period_start), 1, 1) END AS span_start,
+               CASE period_type WHEN 'semester' THEN period_end
+                                WHEN 'year' THEN make_date(year(period_start), 12, 31) END AS span_end
+        FROM mart.indicator_values WHERE disaggregation = 'total'
+    ),
+    statuses AS (
+        SELECT theme, project_code, period_type, coalesce(span_start, min(period_start)) AS period_start,
+               coalesce(span_end, max(period_end)) AS period_end,
                count(DISTINCT indicator_code) AS indicators,
                count(*) FILTER (WHERE status = 'on_track') AS on_track,
                count(*) FILTER (WHERE status = 'at_risk') AS at_risk,
                count(*) FILTER (WHERE status = 'off_track') AS off_track,
                count(*) FILTER (WHERE status = 'no_target') AS no_target,
                count(*) FILTER (WHERE status = 'suppressed') AS suppressed
-        FROM mart.indicator_values WHERE disaggregation = 'total' GROUP BY ALL
+        FROM spans GROUP BY theme, project_code, period_type, span_start, span_end
     )
     SELECT s.*,
            (SELECT count(*) FROM mart.sentinel_signals g
@@ -185,6 +209,7 @@ def build_marts(connection: duckdb.DuckDBPyConnection, threshold: int) -> dict[s
     for name, sql in MART_SQL.items():
         connection.execute(f"CREATE TABLE mart.{name} AS {sql}")
     connection.execute(f"CREATE TABLE mart.stakeholder_divergence AS {stakeholder_divergence_sql(threshold)}")
+    connection.execute(f"CREATE TABLE mart.msc_summary AS {msc_summary_sql(threshold)}")
     connection.execute(f"CREATE TABLE mart.rejected_rows AS {rejected_rows_sql()}")
     connection.execute(f"CREATE TABLE mart.theme_scorecard AS {THEME_SCORECARD_SQL}")
     tables = [row[0] for row in connection.execute(
