@@ -69,6 +69,31 @@ def compute_indicators(tables: dict[str, list[dict]], codes: list[str], as_of: d
     return rows
 
 
+DIMENSIONS = ("sex", "state", "employer_size", "supply_chain_tier", "participant_type")
+
+
+def report(project, code, period, numerator=None, denominator=None, value=None, submitted_on=None, **dims) -> dict:
+    """One indicator_reports row; dimensions not given are 'total'."""
+    return {"project_code": project, "indicator_code": code, **period, **{d: "total" for d in DIMENSIONS}, **dims,
+            "numerator": numerator, "denominator": denominator, "value": value, "submitted_on": submitted_on}
+
+
+def parts(row: dict) -> tuple:
+    """(numerator, denominator, value) of an indicator_values row."""
+    return row["numerator"], row["denominator"], row["value"]
+
+
+def row_of(rows: list[dict], project: str, period_type="semester", disaggregation="total", **where) -> dict:
+    """The single row of a project for a period type and disaggregation (the total by default)."""
+    return pick(rows, project_code=project, period_type=period_type, disaggregation=disaggregation, **where)
+
+
+def semester_rows(rows: list[dict], project: str, period: dict, dimension: str) -> list[dict]:
+    """One project's rows for one semester and one disaggregation dimension."""
+    return [row for row in rows if row["project_code"] == project and row["period_type"] == "semester"
+            and row["disaggregation"] == dimension and row["period_start"] == period["period_start"]]
+
+
 def pick(rows: list[dict], **where) -> dict:
     """The single row matching every `column=value`; fails loudly if there are none or several."""
     matches = [row for row in rows if all(row[key] == value for key, value in where.items())]

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from tests.conftest import compute_indicators, pick
+from tests.conftest import compute_indicators, parts, pick, report
 
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
 H2 = {"period_start": dt.date(2022, 7, 1), "period_end": dt.date(2022, 12, 31)}
@@ -14,17 +14,11 @@ PROJECTS = [
 ]
 
 
-def report(project, code, period, value, **dims):
-    """One indicator_reports row; dimensions not given are 'total'."""
-    base = {d: "total" for d in ("sex", "state", "employer_size", "supply_chain_tier", "participant_type")}
-    return {"project_code": project, "indicator_code": code, **period, **base, **dims, "value": value}
-
-
 def test_awr01_sums_projects_and_periods_and_keeps_disaggregations():
     rows = compute_indicators({"projects": PROJECTS, "indicator_reports": [
-        report("MAP", "AWR-01", H1, 30), report("MAP", "AWR-01", H1, 18, sex="female"),
-        report("MAP", "AWR-01", H1, 12, sex="male"),
-        report("MAP", "AWR-01", H2, 25), report("SC", "AWR-01", H1, 40),
+        report("MAP", "AWR-01", H1, value=30), report("MAP", "AWR-01", H1, value=18, sex="female"),
+        report("MAP", "AWR-01", H1, value=12, sex="male"),
+        report("MAP", "AWR-01", H2, value=25), report("SC", "AWR-01", H1, value=40),
     ]}, ["AWR-01"])
     assert pick(rows, project_code="MAP", period_type="semester", disaggregation="sex",
                 disaggregation_value="female", **H1)["value"] == 18
@@ -59,10 +53,6 @@ def test_awr02_knowledge_gain_is_a_ratio_of_counts_not_an_average_of_rates():
 
 
 H1_2023 = {"period_start": dt.date(2023, 1, 1), "period_end": dt.date(2023, 6, 30)}
-
-
-def parts(row):
-    return row["numerator"], row["denominator"], row["value"]
 
 
 def semester_values(rows, project, period, dimension):

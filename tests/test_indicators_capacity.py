@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from tests.conftest import compute_indicators, pick
+from tests.conftest import compute_indicators, parts, pick, report, row_of, semester_rows
 
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
 H2 = {"period_start": dt.date(2022, 7, 1), "period_end": dt.date(2022, 12, 31)}
@@ -13,28 +13,6 @@ PROJECTS = [
     {"project_code": "MAP", "title": "Awareness", "grantee": "Partners", "start_date": dt.date(2021, 1, 1),
      "end_date": dt.date(2022, 6, 30), "themes": "awareness;capacity", "report_due_days": 30},
 ]
-DIMENSIONS = ("sex", "state", "employer_size", "supply_chain_tier", "participant_type")
-
-
-def report(project, code, period, numerator=None, denominator=None, value=None, submitted_on=None, **dims):
-    """One indicator_reports row; dimensions not given are 'total'."""
-    return {"project_code": project, "indicator_code": code, **period, **{d: "total" for d in DIMENSIONS}, **dims,
-            "numerator": numerator, "denominator": denominator, "value": value, "submitted_on": submitted_on}
-
-
-def parts(row):
-    return row["numerator"], row["denominator"], row["value"]
-
-
-def row_of(rows, project, period_type="semester", disaggregation="total", **where):
-    return pick(rows, project_code=project, period_type=period_type, disaggregation=disaggregation, **where)
-
-
-def semester_rows(rows, project, period, dimension):
-    return [row for row in rows if row["project_code"] == project and row["period_type"] == "semester"
-            and row["disaggregation"] == dimension and row["period_start"] == period["period_start"]]
-
-
 # CAP-01 ---------------------------------------------------------------------------------------------
 
 def test_cap01_womens_seat_share_is_a_stock_whose_latest_report_is_the_year_and_the_portfolio_carries_it():

@@ -5,7 +5,7 @@ The harness runs every indicator with $as_of = FIXTURE_AS_OF (2025-12-31).
 
 import datetime as dt
 
-from tests.conftest import FIXTURE_AS_OF, compute_indicators, pick
+from tests.conftest import FIXTURE_AS_OF, compute_indicators, parts, pick, semester_rows
 
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
 H2 = {"period_start": dt.date(2022, 7, 1), "period_end": dt.date(2022, 12, 31)}
@@ -21,15 +21,6 @@ PROJECTS = [
     {"project_code": "PADF", "title": "Employers", "grantee": "PADF", "start_date": dt.date(2021, 1, 1),
      "end_date": dt.date(2025, 12, 31), "themes": "compliance;cla", "report_due_days": 30},
 ]
-
-
-def parts(row):
-    return row["numerator"], row["denominator"], row["value"]
-
-
-def semester_rows(rows, project, period, dimension):
-    return [row for row in rows if row["project_code"] == project and row["period_type"] == "semester"
-            and row["disaggregation"] == dimension and row["period_start"] == period["period_start"]]
 
 
 def entry(number, project, entry_type, entry_date, status, *, resolved_on=None, stakeholder_group=None,

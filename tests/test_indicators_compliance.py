@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from tests.conftest import compute_indicators, pick
+from tests.conftest import compute_indicators, parts, pick, report, row_of, semester_rows
 
 H2_2021 = {"period_start": dt.date(2021, 7, 1), "period_end": dt.date(2021, 12, 31)}
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
@@ -15,28 +15,6 @@ PROJECTS = [
     {"project_code": "CALLE", "title": "Supply chain", "grantee": "AIR", "start_date": dt.date(2019, 12, 15),
      "end_date": dt.date(2024, 3, 30), "themes": "enforcement;compliance", "report_due_days": 30},
 ]
-DIMENSIONS = ("sex", "state", "employer_size", "supply_chain_tier", "participant_type")
-
-
-def report(project, code, period, numerator=None, denominator=None, value=None, submitted_on=None, **dims):
-    """One indicator_reports row; dimensions not given are 'total'."""
-    return {"project_code": project, "indicator_code": code, **period, **{d: "total" for d in DIMENSIONS}, **dims,
-            "numerator": numerator, "denominator": denominator, "value": value, "submitted_on": submitted_on}
-
-
-def parts(row):
-    return row["numerator"], row["denominator"], row["value"]
-
-
-def row_of(rows, project, period_type="semester", disaggregation="total", **where):
-    return pick(rows, project_code=project, period_type=period_type, disaggregation=disaggregation, **where)
-
-
-def semester_rows(rows, project, period, dimension):
-    return [row for row in rows if row["project_code"] == project and row["period_type"] == "semester"
-            and row["disaggregation"] == dimension and row["period_start"] == period["period_start"]]
-
-
 # CMP-01 ---------------------------------------------------------------------------------------------
 
 def test_cmp01_sme_policy_rate_is_cumulative_and_the_portfolio_keeps_an_ended_projects_smes():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import conftest
-from tests.conftest import compute_indicators, pick
+from tests.conftest import compute_indicators, parts, pick, report, semester_rows
 
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
 H2 = {"period_start": dt.date(2022, 7, 1), "period_end": dt.date(2022, 12, 31)}
@@ -21,26 +21,8 @@ PROJECTS = [
     {"project_code": "PADF", "title": "Employers", "grantee": "PADF", "start_date": dt.date(2020, 11, 1),
      "end_date": dt.date(2022, 6, 30), "themes": "compliance;cla", "report_due_days": 30},
 ]
-DIMENSIONS = ("sex", "state", "employer_size", "supply_chain_tier", "participant_type")
-
-
-def report(project, code, period, numerator, denominator, submitted_on=None, **dims):
-    """One indicator_reports row with a numerator and denominator; dimensions not given are 'total'."""
-    return {"project_code": project, "indicator_code": code, **period, **{d: "total" for d in DIMENSIONS}, **dims,
-            "numerator": numerator, "denominator": denominator, "submitted_on": submitted_on}
-
-
-def parts(row):
-    return row["numerator"], row["denominator"], row["value"]
-
-
 def semester_total(rows, project, period):
     return parts(pick(rows, project_code=project, period_type="semester", disaggregation="total", **period))
-
-
-def semester_rows(rows, project, period, dimension):
-    return [row for row in rows if row["project_code"] == project and row["period_type"] == "semester"
-            and row["disaggregation"] == dimension and row["period_start"] == period["period_start"]]
 
 
 # ENF-01 ---------------------------------------------------------------------------------------------
