@@ -54,3 +54,14 @@ CREATE OR REPLACE VIEW v_feedback AS
 SELECT *, semester_start(CAST(submitted_at AS DATE)) AS period_start,
        semester_end(CAST(submitted_at AS DATE)) AS period_end
 FROM stg_feedback;
+
+-- Substantiated outcome-harvest records (confirmed or partially confirmed), each once per breakdown:
+-- the total and each of significance, contribution, intention and polarity, so every breakdown
+-- counted from this view adds up to the total.
+CREATE OR REPLACE VIEW v_substantiated_outcomes AS
+SELECT o.project_code, o.theme, o.actor_type, semester_start(o.outcome_date) AS period_start,
+       semester_end(o.outcome_date) AS period_end, b.disaggregation, b.disaggregation_value
+FROM stg_outcomes o,
+     LATERAL (VALUES ('total', 'total'), ('significance', o.significance), ('contribution', o.contribution),
+                     ('intention', o.intention), ('polarity', o.polarity)) AS b(disaggregation, disaggregation_value)
+WHERE o.substantiation IN ('confirmed', 'partially_confirmed');

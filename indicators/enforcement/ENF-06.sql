@@ -1,23 +1,7 @@
--- Substantiated enforcement outcomes per semester of the outcome; every breakdown is counted from the
--- same rows, so each one adds up to the total.
-WITH substantiated AS (
-    SELECT project_code, semester_start(outcome_date) AS period_start, semester_end(outcome_date) AS period_end,
-           significance, contribution, intention, polarity
-    FROM stg_outcomes
-    WHERE theme = 'enforcement' AND substantiation IN ('confirmed', 'partially_confirmed')
-)
-SELECT project_code, period_start, period_end, 'total' AS disaggregation, 'total' AS disaggregation_value,
+-- Substantiated enforcement outcomes per semester of the outcome, by significance, contribution, intention
+-- and polarity (each breakdown adds up to the total; see v_substantiated_outcomes).
+SELECT project_code, period_start, period_end, disaggregation, disaggregation_value,
        NULL AS numerator, NULL AS denominator, count(*) AS value
-FROM substantiated GROUP BY ALL
-UNION ALL
-SELECT project_code, period_start, period_end, 'significance', significance, NULL, NULL, count(*)
-FROM substantiated GROUP BY ALL
-UNION ALL
-SELECT project_code, period_start, period_end, 'contribution', contribution, NULL, NULL, count(*)
-FROM substantiated GROUP BY ALL
-UNION ALL
-SELECT project_code, period_start, period_end, 'intention', intention, NULL, NULL, count(*)
-FROM substantiated GROUP BY ALL
-UNION ALL
-SELECT project_code, period_start, period_end, 'polarity', polarity, NULL, NULL, count(*)
-FROM substantiated GROUP BY ALL
+FROM v_substantiated_outcomes
+WHERE theme = 'enforcement'
+GROUP BY ALL
