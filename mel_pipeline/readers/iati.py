@@ -25,6 +25,10 @@ MEASURED_ELEMENTS = ("target", "actual")
 DEFAULT_MEASURE = "1"  # unit, per the IATI 2.03 schema
 DEFAULT_ASCENDING = "1"
 PLAIN_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+# Far beyond any IATI activity file (elements nest about 8 deep, narratives run to a few thousand
+# characters): past either limit a file is refused as it streams in, before it fills memory.
+MAX_DEPTH = 64
+MAX_TEXT_CHARS = 1_000_000
 COLUMNS = (
     "iati_identifier", "result_index", "result_type", "result_title", "aggregation_status",
     "indicator_index", "indicator_ref", "indicator_title", "measure", "ascending", "element",
@@ -39,6 +43,10 @@ class _NotIati(Exception):
     """Stops the parse at the first element when it is not `iati-activities`."""
 
 
+class _Oversized(Exception):
+    """Stops the parse at an element nested deeper than MAX_DEPTH or a text longer than MAX_TEXT_CHARS."""
+
+
 class _LineNumberedTree(ContentHandler):
     """Builds an ElementTree from SAX events and remembers the line each element starts on.
 
@@ -51,6 +59,8 @@ class _LineNumberedTree(ContentHandler):
         self.builder = TreeBuilder()
         self.lines: dict[Element, int] = {}
         self.root_seen = False
+        self.depth = 0
+        self.text_length = 0
 
     def current_line(self) -> int | None:
         return self._locator.getLineNumber() if self._locator is not None else None
@@ -59,12 +69,21 @@ class _LineNumberedTree(ContentHandler):
         if not self.root_seen and name != IATI_ROOT:
             raise _NotIati(name)
         self.root_seen = True
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Oversized(f"elements nested more than {MAX_DEPTH} deep")
+        self.text_length = 0
         self.lines[self.builder.start(name, dict(attrs))] = self.current_line()
 
     def endElement(self, name: str) -> None:
+        self.depth -= 1
+        self.text_length = 0
         self.builder.end(name)
 
     def characters(self, content: str) -> None:
+        self.text_length += len(content)
+        if self.text_length > MAX_TEXT_CHARS:
+            raise _Oversized(f"a text longer than {MAX_TEXT_CHARS:,} characters")
         self.builder.data(content)
 
 
@@ -74,8 +93,9 @@ def read_iati(path: Path, relative_path: str) -> pa.Table:
     `_row_number` is the line of the baseline, target or actual element. Several baselines, or several
     targets/actuals in one period (each with its own dimensions), give one row each; an indicator with
     neither baseline nor period gives none. Raises UnreadableFile for malformed or truncated XML, any
-    DTD or entity declaration (refused before anything is expanded, so XXE and entity bombs are inert)
-    and a root other than `iati-activities`.
+    DTD or entity declaration (refused before anything is expanded, so XXE and entity bombs are inert),
+    a root other than `iati-activities`, elements nested deeper than MAX_DEPTH and a text longer than
+    MAX_TEXT_CHARS.
     """
     root, lines = _parse(path, relative_path)
     rows = [row for activity in root.findall("iati-activity") for row in _activity_rows(activity, lines)]
@@ -90,6 +110,9 @@ def _parse(path: Path, relative_path: str) -> tuple[Element, dict[Element, int]]
     except _NotIati as error:
         raise UnreadableFile(f"{relative_path}: the root element is <{error}>, not <{IATI_ROOT}>; "
                              "this is not an IATI activity file") from None
+    except _Oversized as error:
+        raise UnreadableFile(f"{relative_path}: {error} at line {handler.current_line()}; no IATI activity file "
+                             "holds that, so it is refused before it fills memory") from None
     except DTDForbidden:
         raise UnreadableFile(
             f"{relative_path}: line {handler.current_line()} declares a DTD (<!DOCTYPE ...>); DTDs and entities are "

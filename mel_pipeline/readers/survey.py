@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import csv
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import pyarrow as pa
 
@@ -27,6 +29,8 @@ KOBO_META_NAMES = {"_uuid": "uuid", "_submission_time": "submission_time"}
 ODK_GEOPOINT_PARTS = frozenset({"Latitude", "Longitude", "Altitude", "Accuracy"})
 SELECTED_CELLS = frozenset({"1", "true"})
 OPTION_CELLS = frozenset({"", "0", "1", "true", "false"})
+# No survey export has a line this long; refusing it before it is read whole keeps memory bounded.
+MAX_LINE_CHARS = 8 * 1024 * 1024
 
 Malformed = list[tuple[int, str]]
 
@@ -72,7 +76,7 @@ def read_survey_export(path: Path, relative_path: str, delimiter: str) -> tuple[
     fewer cells than the header are not kept: they are returned as `(row_number, message)`; blank
     lines are skipped. Every
     other column is text, an empty cell being None. Raises UnreadableFile when there is no header,
-    the quoting is broken or two columns cannot be told apart.
+    the quoting is broken, a line is longer than MAX_LINE_CHARS or two columns cannot be told apart.
     """
     header, records, malformed = _read_records(path, relative_path, delimiter)
     dialect = _dialect(header)
@@ -90,7 +94,7 @@ def _read_records(path: Path, relative_path: str,
     record_start_line = 1
     # utf-8-sig drops a byte-order mark; strict makes a stray quote an error rather than a silent merge.
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter, strict=True)
+        reader = csv.reader(_bounded_lines(handle, relative_path), delimiter=delimiter, strict=True)
         try:
             header = next(reader, None)
             if not header:
@@ -108,6 +112,17 @@ def _read_records(path: Path, relative_path: str,
             raise UnreadableFile(f"{relative_path}: unreadable CSV in the record starting at line "
                                  f"{record_start_line}: {error}") from None
     return header, records, malformed
+
+
+def _bounded_lines(handle: TextIO, relative_path: str) -> Iterator[str]:
+    """The file's lines as the csv module reads them; a line over MAX_LINE_CHARS makes the file unreadable."""
+    line_number = 0
+    while line := handle.readline(MAX_LINE_CHARS + 1):
+        line_number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise UnreadableFile(f"{relative_path}: line {line_number} is longer than {MAX_LINE_CHARS:,} characters; "
+                                 "this is not a survey export")
+        yield line
 
 
 def _dialect(header: list[str]) -> str:

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
+from itertools import islice
 
 import pandera.pandas as pa
 import pyarrow as pa_arrow
@@ -23,6 +24,8 @@ from mel_pipeline.warehouse import quote_literal as ql
 
 HEADER_SEARCH_ROWS = 20
 MAX_CSV_LINE_BYTES = 8 * 1024 * 1024
+EXCEL_MAX_ROWS = 1_048_576  # Excel's own limit: a sheet with more rows was not saved by Excel
+XLSX_BATCH_ROWS = 50_000  # rows held as Python objects at once before they become Arrow arrays
 DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -89,15 +92,14 @@ def projection(header: HeaderMap, schema: pa.DataFrameSchema, cell_name) -> str:
 
 @dataclass(frozen=True)
 class CsvDialect:
-    """What DuckDB must be told to read a CSV file without guessing."""
+    """What DuckDB must be told to read a CSV file without guessing its delimiter or header."""
 
     delimiter: str
-    newline: str
     header: list[str]
 
 
 def sniff_csv(raw: RawFile) -> CsvDialect:
-    """Delimiter, line ending and header cells, from the first bytes of a UTF-8 file."""
+    """Delimiter and header cells, from the first line of a UTF-8 file (ended by LF, CRLF or CR)."""
     with raw.path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     text = head.removeprefix(UTF8_BOM).decode("utf-8", errors="ignore")
@@ -107,15 +109,18 @@ def sniff_csv(raw: RawFile) -> CsvDialect:
         raise UnreadableFile(f"{raw.relative_path}: the first line is blank; the header must be on line 1")
     delimiter = max(DELIMITERS, key=lambda candidate: (first_line.count(candidate), candidate == ","))
     header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
-    return CsvDialect(delimiter, newline, header)
+    return CsvDialect(delimiter, header)
 
 
 def csv_scan_sql(raw: RawFile, dialect: CsvDialect, rejects_table: str, rejects_scan: str) -> str:
-    """DuckDB's scan of the file: every cell as text, columns named c0..cN, malformed rows set aside."""
+    """DuckDB's scan of the file: every cell as text, columns named c0..cN, malformed rows set aside.
+
+    The line ending is left to DuckDB, which recognises LF, CRLF and CR by itself: told `new_line`
+    '\\r\\n' in strict mode, DuckDB 2.0 returns no rows at all from a CRLF file, without an error.
+    """
     columns = "{" + ", ".join(f"'c{index}': 'VARCHAR'" for index in range(len(dialect.header))) + "}"
-    newline = {"\r\n": "\\r\\n", "\n": "\\n", "\r": "\\r"}[dialect.newline]
     return (f"read_csv({ql(str(raw.path))}, columns = {columns}, header = true, auto_detect = false, "
-            f"delim = {ql(dialect.delimiter)}, quote = '\"', escape = '\"', new_line = {ql(newline)}, "
+            f"delim = {ql(dialect.delimiter)}, quote = '\"', escape = '\"', "
             f"strict_mode = true, store_rejects = true, rejects_table = {ql(rejects_table)}, "
             f"rejects_scan = {ql(rejects_scan)}, max_line_size = {MAX_CSV_LINE_BYTES}, parallel = true)")
 
@@ -168,6 +173,13 @@ def _cell_text(value) -> str | None:
 def read_xlsx(raw: RawFile, schema: pa.DataFrameSchema) -> tuple[pa_arrow.Table, HeaderMap, list[str]]:
     """The first visible sheet as text cells with Excel row numbers; title rows above the header skipped.
 
+    The header is the row, among the first HEADER_SEARCH_ROWS, that names the most columns of the
+    source (the first such row on a tie): a two-level header whose merged group labels ("Proyecto",
+    "Periodo") also name a column or two is thus read from its lower, complete row. Columns after the
+    last one the contract reads are not read at all, so a sheet whose dimension claims every column up
+    to XFD costs no more than its real table; rows become Arrow arrays in batches, so Python holds
+    at most XLSX_BATCH_ROWS of them. A sheet with more rows than Excel allows is refused.
+
     Returns the table (columns c0..cN plus `_row_number`), its header map and notes for the audit
     (hidden and extra sheets ignored).
     """
@@ -184,38 +196,43 @@ def read_xlsx(raw: RawFile, schema: pa.DataFrameSchema) -> tuple[pa_arrow.Table,
         if not visible:
             raise UnreadableFile(f"{raw.relative_path}: the workbook has no visible sheet")
         sheet = visible[0]
+        # openpyxl's read-only mode stops at the sheet's stated <dimension>: one that understates the
+        # rows would silently drop the rest, so the stated size is not trusted.
+        sheet.reset_dimensions()
         if len(visible) > 1:
             notes.append(f"read sheet '{sheet.title}' only; ignored " + ", ".join(f"'{s.title}'" for s in visible[1:]))
-        rows = sheet.iter_rows(values_only=True)
-        header_cells: list | None = None
-        header_row = 0
-        for header_row, cells in enumerate(rows, start=1):
-            if header_score(list(cells), schema) >= 2:
-                header_cells = list(cells)
-                break
-            if header_row >= HEADER_SEARCH_ROWS:
-                break
-        if header_cells is None:
+        leading = list(islice(sheet.iter_rows(values_only=True), HEADER_SEARCH_ROWS))
+        scores = [header_score(list(cells), schema) for cells in leading]
+        if max(scores, default=0) < 2:
             raise UnreadableFile(f"{raw.relative_path}: no header row naming this source's columns "
                                  f"in the first {HEADER_SEARCH_ROWS} rows of sheet '{sheet.title}'")
-        names = [_cell_text(cell) or "" for cell in header_cells]
+        header_row = scores.index(max(scores)) + 1
+        names = [_cell_text(cell) or "" for cell in leading[header_row - 1]]
         header = map_header(names, schema, raw.relative_path)
-        width = len(names)
+        width = max(header.positions.values()) + 1
+        arrow_schema = pa_arrow.schema([("_row_number", pa_arrow.int64()),
+                                        *((f"c{index}", pa_arrow.string()) for index in range(width))])
+        batches = []
         columns: list[list] = [[] for _ in range(width)]
-        row_numbers = []
+        row_numbers: list[int] = []
+        rows = sheet.iter_rows(min_row=header_row + 1, max_col=width, values_only=True)
         for row_number, cells in enumerate(rows, start=header_row + 1):
-            texts = [_cell_text(cell) for cell in cells[:width]]
+            if row_number > EXCEL_MAX_ROWS:
+                raise UnreadableFile(f"{raw.relative_path}: sheet '{sheet.title}' has more than {EXCEL_MAX_ROWS:,} rows, "
+                                     "more than Excel allows; this is not a workbook Excel saved")
+            texts = [_cell_text(cell) for cell in cells]
             if not any(text is not None and text.strip() for text in texts):
                 continue
-            texts += [None] * (width - len(texts))
             row_numbers.append(row_number)
             for index, text in enumerate(texts):
                 columns[index].append(text)
+            if len(row_numbers) == XLSX_BATCH_ROWS:
+                batches.append(pa_arrow.record_batch([row_numbers, *columns], schema=arrow_schema))
+                columns, row_numbers = [[] for _ in range(width)], []
     finally:
         workbook.close()
-    arrays = {"_row_number": pa_arrow.array(row_numbers, pa_arrow.int64())}
-    arrays.update({f"c{index}": pa_arrow.array(values, pa_arrow.string()) for index, values in enumerate(columns)})
-    return pa_arrow.table(arrays), header, notes
+    batches.append(pa_arrow.record_batch([row_numbers, *columns], schema=arrow_schema))
+    return pa_arrow.Table.from_batches(batches, arrow_schema), header, notes
 
 
 def arrow_relation(registered_name: str, header: HeaderMap, schema: pa.DataFrameSchema) -> str:
