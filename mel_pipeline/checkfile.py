@@ -42,7 +42,7 @@ def check_file(path: Path, source_name: str, settings: Settings) -> tuple[list[s
                       sha256_of(path), path.stat().st_size)
         try:
             result = load_file(connection, settings, source, schema, raw)
-        except (UnreadableFile, duckdb.InvalidInputException) as error:
+        except (UnreadableFile, duckdb.InvalidInputException, duckdb.OutOfMemoryException) as error:
             message = str(error) if isinstance(error, UnreadableFile) else f"{path}: could not be read ({error})"
             return [message], FileResult(str(path), "quarantined", notes=[message])
         problems = [

@@ -240,7 +240,7 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
         try:
             result = _stage_file(connection, source, raw, version,
                                  lambda: load_file(connection, settings, source, schema, raw))
-        except (UnreadableFile, duckdb.InvalidInputException) as error:
+        except (UnreadableFile, duckdb.InvalidInputException, duckdb.OutOfMemoryException) as error:
             message = str(error) if isinstance(error, UnreadableFile) else (
                 f"{raw.relative_path}: could not be read ({str(error).strip().splitlines()[0]})")
             result = _stage_file(connection, source, raw, version, lambda: _quarantine(connection, source, raw, message))

@@ -49,6 +49,8 @@ SHOWN_CELL = Column("suppressed") == False  # noqa: E712
 HIGHER_IS_BETTER = Column("direction") == "higher_is_better"
 LOWER_IS_BETTER = Column("direction") == "lower_is_better"
 
+# Key columns the data contract lets be empty: part of the key, but never required.
+OPTIONAL_KEY_COLUMNS = {"sentinel_signals": {"label"}}
 # The columns that identify a row in the evidence of a failure; for most tables also their key.
 IDENTIFIERS = {
     "indicator_values": KEY,
@@ -82,8 +84,9 @@ def _key(table: str) -> list:
     one_row = f"One row per {', '.join(columns)}."
     unique = (E.ExpectCompoundColumnsToBeUnique(column_list=columns, description=one_row) if len(columns) > 1
               else E.ExpectColumnValuesToBeUnique(column=columns[0], description=one_row))
+    required = [column for column in columns if column not in OPTIONAL_KEY_COLUMNS.get(table, set())]
     return [*(E.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} is never empty.")
-              for column in columns), unique]
+              for column in required), unique]
 
 
 def _every_theme(column: str = "theme") -> list:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ class Settings:
     warehouse_path: Path
     marts_dir: Path
     indicators_dir: Path
-    pseudonym_key: str
+    pseudonym_key: str = field(repr=False)
     suppression_threshold: int
     duckdb_memory_limit: str
     duckdb_threads: int

@@ -161,13 +161,13 @@ def _failure(column: str, check: str, value_sql: str, message_sql: str) -> str:
     return f"{{'column': {ql(column)}, 'check': {ql(check)}, 'value': {value_sql}, 'message': {message_sql}}}"
 
 
-def _column_check_sql(name: str, col: pa.Column, check: pa.Check) -> tuple[str, str]:
+def _column_check_sql(name: str, col: pa.Column, check: pa.Check, masked: bool) -> tuple[str, str]:
     """(condition that holds when the value FAILS, message SQL) for one built-in pandera check."""
     meta = metadata(col)
     kind = meta["kind"]
     c = qi(name)
     stats = check.statistics
-    shown = ql(MASK) if kind == "identifier" else display_sql(c, kind)
+    shown = ql(MASK) if masked else display_sql(c, kind)
     if check.name == "isin":
         allowed = ", ".join(ql(value) for value in stats["allowed_values"])
         listed = ", ".join(str(value) for value in stats["allowed_values"][:MAX_LISTED_CODES])
@@ -195,7 +195,7 @@ def _column_check_sql(name: str, col: pa.Column, check: pa.Check) -> tuple[str, 
         return f"({c} < {low} OR {c} > {high})", f"{shown} || {ql(wording)}"
     if check.name == "str_matches":
         hint = PATTERN_HINTS.get(stats["pattern"], f"the pattern {stats['pattern']}")
-        subject = f"'{name}'" if kind == "identifier" else f"'''' || {c} || ''''"
+        subject = f"'{name}'" if masked else f"'''' || {c} || ''''"
         return (f"NOT regexp_matches({c}, {ql(stats['pattern'])})",
                 f"{subject} || {ql(' does not look like ' + hint)}")
     if check.name == "str_length":
@@ -252,11 +252,14 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
         extra.append(f"count(*) OVER (PARTITION BY {partition}) AS __key_count")
         extra.append(f"min(_row_number) OVER (PARTITION BY {partition}) AS __key_first")
 
+    # In a person-level source any cell may hold an identifier typed into the wrong column: show none.
+    mask_all = source.pseudonym is not None
     failures: list[tuple[str, str]] = []  # (condition, failure struct)
     for name, col in columns.items():
         c, v = qi(name), qi(name + "__v")
         kind = kinds[name]
-        shown_raw = ql(MASK) if kind == "identifier" else v
+        masked = kind == "identifier" or mask_all
+        shown_raw = ql(MASK) if masked else v
         if not col.nullable:
             failures.append((f"{v} IS NULL", _failure(name, "not_nullable", "NULL", ql(f"{name} is required but empty"))))
         if kind in KIND_NAMES:
@@ -264,8 +267,8 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
                              _failure(name, "dtype", shown_raw,
                                       f"'''' || {shown_raw} || ''' is not {KIND_NAMES[kind]}'")))
         for check in col.checks:
-            condition, message = _column_check_sql(name, col, check)
-            value = ql(MASK) if kind == "identifier" else f"CAST({c} AS VARCHAR)"
+            condition, message = _column_check_sql(name, col, check, masked)
+            value = ql(MASK) if masked else f"CAST({c} AS VARCHAR)"
             failures.append((f"{c} IS NOT NULL AND {condition}", _failure(name, check.name, value, message)))
     for check in schema.checks:
         condition, reported, value, message = _row_check_sql(check, kinds)
@@ -286,9 +289,10 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
             missing = f"{alias}.k IS NULL"
         else:
             missing = "true"
-        message = f"'''' || {column} || " + ql("' is not in the " + reference.register)
+        shown = ql(MASK) if mask_all else column
+        message = f"'''' || {shown} || " + ql("' is not in the " + reference.register)
         failures.append((f"{column} IS NOT NULL AND {missing}",
-                         _failure(reference.column, "reference", column, message)))
+                         _failure(reference.column, "reference", shown, message)))
     if source.rates_need_parts and "indicator_catalog" in known_tables:
         joins.append("LEFT JOIN (SELECT code AS k, unit FROM indicator_catalog) indicator ON indicator.k = p.indicator_code")
         failures.append((

@@ -450,10 +450,6 @@ def test_a_sheet_claiming_every_excel_column_costs_no_more_than_its_table(tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "ingest.ingest_source quarantines only UnreadableFile and duckdb.InvalidInputException: a file DuckDB "
-    "cannot scan within MEL_DUCKDB_MEMORY_LIMIT raises duckdb.OutOfMemoryException, which fails the whole "
-    "source instead of quarantining that one file"))
 def test_a_file_too_large_for_the_memory_limit_is_quarantined_not_fatal(tmp_path, sample_raw):
     outcome = ingest_in_subprocess(tmp_path, sample_raw, "indicator_reports", "MAP_2022.csv", "giant_cell.csv",
                                    write_report_with_giant_note, memory_limit="64MB")
@@ -476,9 +472,6 @@ def publish_from(tmp_path: Path, raw: Path, sources: list[str]) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "quality.sentinel_signals_suite (via _key and IDENTIFIERS) expects `label` never to be null, but the data "
-    "contract makes a sentinel label optional: one valid observation without a label vetoes the whole publish"))
 def test_a_valid_sentinel_observation_without_a_label_does_not_veto_the_publish(tmp_path, sample_raw):
     from mel_pipeline.quality import validate_marts
 
