@@ -161,11 +161,14 @@ def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Sou
     return RawInput(csv_relation(scan, header, schema, None), header, csv_scan=scan)
 
 
-def _csv_malformed_rows(connection: duckdb.DuckDBPyConnection) -> list[tuple[int, str | None, str]]:
+def _csv_malformed_rows(connection: duckdb.DuckDBPyConnection, header: HeaderMap) -> list[tuple[int, str | None, str]]:
+    """(row, contract column or None, message) of the rows DuckDB could not split into the header's cells."""
+    by_position = {f"c{position}": name for name, position in header.positions.items()}
     rows = connection.execute(
         "SELECT line, any_value(column_name), string_agg(DISTINCT error_type, ', ') FROM csv_rejects GROUP BY line ORDER BY line"
     ).fetchall()
-    return [(int(line), column, "; ".join(MALFORMED_MESSAGES.get(kind.strip(), kind.lower()) for kind in kinds.split(",")))
+    return [(int(line), by_position.get(column),
+             "; ".join(MALFORMED_MESSAGES.get(kind.strip(), kind.lower()) for kind in kinds.split(",")))
             for line, column, kinds in rows]
 
 
@@ -180,7 +183,7 @@ def load_file(connection: duckdb.DuckDBPyConnection, settings: Settings, source:
     connection.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}", query.parameters)
     malformed = raw_input.malformed
     if raw_input.csv_scan is not None:
-        malformed = _csv_malformed_rows(connection)
+        malformed = _csv_malformed_rows(connection, raw_input.header)
         if malformed:
             offsets = row_offsets_values([row for row, _, _ in malformed])
             relation = csv_relation(raw_input.csv_scan, raw_input.header, schema, offsets)

@@ -59,8 +59,6 @@ class Quarantined:
     says: str
 
 
-C_N_BUG = ("ingest._csv_malformed_rows reports DuckDB's internal column name c<N> for a malformed CSV row; "
-           "it should name the file's column ({column!r})")
 SWALLOWED_BUG = ("an unterminated quote makes DuckDB read the rest of the file as one cell: the rows after it are "
                  "neither loaded nor rejected, and the message calls it 'a quote character inside an unquoted cell'")
 
@@ -70,9 +68,6 @@ MIXED_BUG = ("with CRLF and LF line endings in one file DuckDB rejects row 3 as 
 FUTURE = "less_than_or_equal_to"
 
 
-def names_c_n(column: str):
-    """The strict xfail of a malformed CSV row whose reported column should be `column`."""
-    return pytest.mark.xfail(reason=C_N_BUG.format(column=column), strict=True)
 
 EXPECTED = {
     # -- encodings, byte-order marks, line endings, delimiters, number formats
@@ -163,10 +158,8 @@ EXPECTED = {
     "targets/unsupported_extension.json": Quarantined("'.json' files are not accepted here"),
     "participants/binary_garbage.csv": Quarantined("binary content (a NUL byte at byte 4)"),
     "msc_stories/binary_without_nul_bytes.csv": Quarantined("not valid UTF-8 (byte 0xbf at line 1, byte 0)"),
-    "indicator_reports/truncated_mid_row.csv": pytest.param(
-        Loaded(3, 2, ((4, "sex", "malformed_row"),)), marks=names_c_n("sex")),
-    "indicator_reports/unterminated_quote_on_last_row.csv": pytest.param(
-        Loaded(3, 2, ((4, "notes", "malformed_row"),)), marks=names_c_n("notes")),
+    "indicator_reports/truncated_mid_row.csv": Loaded(3, 2, ((4, "sex", "malformed_row"),)),
+    "indicator_reports/unterminated_quote_on_last_row.csv": Loaded(3, 2, ((4, "notes", "malformed_row"),)),
     "indicator_reports/unterminated_quote_mid_file.csv": pytest.param(
         Quarantined("unterminated quote"), marks=pytest.mark.xfail(reason=SWALLOWED_BUG, strict=True)),
     "feedback/ragged_rows.csv": Loaded(
