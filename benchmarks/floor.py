@@ -11,9 +11,8 @@ This module only feeds it what SQL cannot get by itself, then times each of its 
   indicator catalogue written from the reference sheets;
 - the as-of date and the pseudonym key's HMAC pads.
 
-After staging it runs the indicator SQL files as they are (plain SQL), except those the script
-replaces by an equivalent (`-- indicator: CODE` sections), then the engine's roll-up statement
-and the mart statements, and writes the marts to a DuckDB file and Parquet like the pipeline.
+After staging it runs the indicator SQL files as they are (plain SQL), then the engine's roll-up
+statement and the mart statements, and writes the marts to a DuckDB file and Parquet like the pipeline.
 It does not run the Great Expectations suites, nor build the officers' report or the Excel
 workbook, and it does not handle what generated data never contains (unreadable files, rows with
 the wrong number of cells, blank rows). Memory and thread limits are the pipeline's
@@ -50,7 +49,7 @@ from mel_pipeline.warehouse import configure
 from mel_pipeline.warehouse import quote_literal as ql
 
 SCRIPT = Path(__file__).with_name("floor.sql")
-SECTION = re.compile(r"^-- (step|indicator): (\S+)\s*$", re.MULTILINE)
+SECTION = re.compile(r"^-- step: (\S+)\s*$", re.MULTILINE)
 MARKER = re.compile(r"\{\{(\w+)\}\}")
 
 # The vocabulary each coded column is normalised against, as named in floor.sql.
@@ -84,10 +83,10 @@ VOCABULARIES = {
 }
 
 
-def sections(script: str) -> list[tuple[str, str, str]]:
-    """(kind, name, body) of every `-- step:` and `-- indicator:` section of the script, in order."""
+def sections(script: str) -> list[tuple[str, str]]:
+    """(name, body) of every `-- step:` section of the script, in order."""
     parts = SECTION.split(script)
-    return [(parts[index], parts[index + 1], parts[index + 2]) for index in range(1, len(parts), 3)]
+    return [(parts[index], parts[index + 1]) for index in range(1, len(parts), 2)]
 
 
 def vocabulary_table() -> pa.Table:
@@ -144,11 +143,7 @@ def run(settings: Settings, out_dir: Path) -> dict[str, float]:
     values = {"as_of": settings.as_of.isoformat(), "hmac_inner": inner.hex(), "hmac_outer": outer.hex(), **relations}
     timings["read files, hashes and vocabularies"] = time.perf_counter() - started
 
-    replacements = {}
-    for kind, name, body in sections(SCRIPT.read_text(encoding="utf-8")):
-        if kind == "indicator":
-            replacements[name] = body
-            continue
+    for name, body in sections(SCRIPT.read_text(encoding="utf-8")):
         started = time.perf_counter()
         connection.execute(MARKER.sub(lambda match: values[match.group(1)], body))
         timings[f"stage {name}" if name in SOURCES else name] = time.perf_counter() - started
@@ -157,11 +152,10 @@ def run(settings: Settings, out_dir: Path) -> dict[str, float]:
     connection.execute(shared_views_sql(settings.indicators_dir))
     connection.execute(RESULTS_TABLE_SQL)
     for sheet in sheets:
-        sql = replacements.get(sheet.code, sheet.sql)
-        parameters = {"as_of": settings.as_of} if "$as_of" in sql else {}
+        parameters = {"as_of": settings.as_of} if "$as_of" in sheet.sql else {}
         connection.execute(
             f"INSERT INTO indicator_results SELECT {ql(sheet.code)}, project_code, period_start, period_end, "
-            f"disaggregation, disaggregation_value, numerator, denominator, value FROM ({sql})", parameters)
+            f"disaggregation, disaggregation_value, numerator, denominator, value FROM ({sheet.sql})", parameters)
         timings[f"indicator {sheet.code}"] = time.perf_counter() - started
         started = time.perf_counter()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 
@@ -25,9 +26,9 @@ from mel_pipeline.readers.tabular import (
     HeaderMap, arrow_relation, csv_relation, csv_scan_sql, map_header, read_xlsx, row_offsets_values, sniff_csv,
 )
 from mel_pipeline.settings import Settings
-from mel_pipeline.validation import compile_validation, staged_columns
+from mel_pipeline.validation import compile_validation, staged_columns, validate_into
 from mel_pipeline.warehouse import quote_identifier as qi
-from mel_pipeline.warehouse import table_exists
+from mel_pipeline.warehouse import table_exists, table_fingerprint
 
 MAX_SHOWN_VALUE = 200
 MAX_MESSAGE = 1000
@@ -66,11 +67,13 @@ class SourceResult:
         return [result for result in self.files if result.status == "quarantined"]
 
 
-def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duckdb.DuckDBPyConnection) -> str:
-    """A fingerprint of everything a file's verdict depends on besides its own bytes.
+def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duckdb.DuckDBPyConnection,
+                     pseudonym_key: str) -> str:
+    """A fingerprint of everything a file's staged rows depend on besides its own bytes.
 
     The schema (columns, checks and their bounds, which include the run's as-of date), the
-    cross-source rules, and the content of the registers those rules look up.
+    cross-source rules, the content of the registers those rules look up, and, for person-level
+    sources, the pseudonym key (as a keyed hash: the key itself never reaches the warehouse).
     """
     described = {
         "columns": {name: [col.metadata.get("kind"), col.nullable, [(c.name, c.statistics) for c in col.checks],
@@ -81,14 +84,14 @@ def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duc
         "rates_need_parts": source.rates_need_parts,
         "within_project_dates": source.within_project_dates,
         "pseudonym": source.pseudonym,
+        "pseudonym_key": hmac.new(pseudonym_key.encode(), b"contract_version", hashlib.sha256).hexdigest()
+        if source.pseudonym else None,
     }
     registers = sorted({reference.table for reference in source.references}
                        | ({"stg_projects"} if source.within_project_dates else set())
                        | ({"indicator_catalog"} if source.rates_need_parts else set()))
     for table in registers:
-        described[f"register:{table}"] = connection.execute(
-            f"SELECT md5(coalesce(string_agg(CAST(r AS VARCHAR), '|' ORDER BY CAST(r AS VARCHAR)), '')) "
-            f"FROM {qi(table)} r").fetchone()[0] if table_exists(connection, table) else None
+        described[f"register:{table}"] = table_fingerprint(connection, table)
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -180,7 +183,7 @@ def load_file(connection: duckdb.DuckDBPyConnection, settings: Settings, source:
     known = {row[0] for row in connection.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
     query = compile_validation(source, schema, raw_input.relation, settings.pseudonym_key, known)
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}", query.parameters)
+    validate_into(connection, query, "checked")
     malformed = raw_input.malformed
     if raw_input.csv_scan is not None:
         malformed = _csv_malformed_rows(connection, raw_input.header)
@@ -188,7 +191,7 @@ def load_file(connection: duckdb.DuckDBPyConnection, settings: Settings, source:
             offsets = row_offsets_values([row for row, _, _ in malformed])
             relation = csv_relation(raw_input.csv_scan, raw_input.header, schema, offsets)
             query = compile_validation(source, schema, relation, settings.pseudonym_key, known)
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}", query.parameters)
+            validate_into(connection, query, "checked")
         connection.execute("DROP TABLE IF EXISTS csv_rejects")
         connection.execute("DROP TABLE IF EXISTS csv_reject_scans")
     columns = [name for name, _ in query.output_columns if name not in ("_source_file", "_row_number")]
@@ -227,7 +230,7 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     source = SOURCES[source_name]
     schema = source.schema(settings.as_of)
     ensure_staging_table(connection, source, schema)
-    version = contract_version(source, schema, connection)
+    version = contract_version(source, schema, connection, settings.pseudonym_key)
     files = discover(settings.raw_dir / source.name, settings.raw_dir, source.formats)
     previous = {file: (sha, ver) for file, sha, ver in connection.execute(
         "SELECT file, sha256, contract_version FROM load_audit WHERE source = ?", [source.name]).fetchall()}

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
@@ -54,6 +55,21 @@ class CompiledQuery:
     sql: str
     parameters: list
     output_columns: list[tuple[str, str]]  # (name, SQL type) of the staged table, in order
+    unique_key: tuple[str, ...]  # staged columns that must not repeat within a file
+
+
+def validate_into(connection: duckdb.DuckDBPyConnection, query: CompiledQuery, table: str) -> None:
+    """Create the temporary table `table`: every row's staged columns and its failures (NULL if none).
+
+    The file's key is checked on that table, over the key columns alone: a window carrying every
+    parsed and raw column would hold the whole file in memory and run out of it on large files.
+    """
+    connection.execute(f"CREATE OR REPLACE TEMP TABLE {qi(table)} AS {query.sql}", query.parameters)
+    if query.unique_key:
+        connection.execute(
+            f"UPDATE {qi(table)} SET _failures = list_append(coalesce(_failures, []), repeated.failure) "
+            f"FROM ({_repeated_keys_sql(query.unique_key, table)}) repeated "
+            f"WHERE {qi(table)}._row_number = repeated._row_number")
 
 
 def metadata(col: pa.Column) -> dict:
@@ -98,7 +114,10 @@ def normalise_sql(expression: str) -> str:
 
 def _clean_sql(raw: str, default: str | None) -> str:
     markers = ", ".join(ql(marker) for marker in MISSING_MARKERS)
-    cleaned = f"CASE WHEN lower(trim({raw})) IN ({markers}) THEN NULL ELSE trim({raw}) END"
+    # Most cells are longer than any marker: the length test spares them the IN list (a hash join).
+    longest = max(len(marker) for marker in MISSING_MARKERS)
+    cleaned = (f"CASE WHEN length(trim({raw})) > {longest} THEN trim({raw}) "
+               f"WHEN lower(trim({raw})) IN ({markers}) THEN NULL ELSE trim({raw}) END")
     return f"coalesce({cleaned}, {ql(default)})" if default is not None else cleaned
 
 
@@ -109,9 +128,10 @@ def _parse_sql(col: pa.Column, v: str) -> str:
         return v
     if kind == "code":
         if meta.get("vocabulary"):
-            branches = " ".join(f"WHEN {ql(spelling)} THEN {ql(code)}"
-                                for spelling, code in spelling_map(meta["vocabulary"]).items())
-            return f"CASE {normalise_sql(v)} {branches} ELSE {v} END"
+            # One MAP constant, not a CASE branch per spelling: the query stays small to plan.
+            spellings = ", ".join(f"{ql(spelling)}: {ql(code)}"
+                                  for spelling, code in spelling_map(meta["vocabulary"]).items())
+            return f"coalesce(MAP {{{spellings}}}[{normalise_sql(v)}], {v})"
         return {"upper": f"upper({v})", "lower": f"lower({v})"}.get(meta.get("case"), v)
     if kind in ("integer", "number"):
         plain = (f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?') "
@@ -246,11 +266,6 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
             for name in identifiers)
         extra.append(f"left(sha256(?::BLOB || unhex(sha256(?::BLOB || encode(coalesce({candidates}))))), 32) "
                      f"AS {qi(output)}")
-    key_columns = [qi(name) for name in (schema.unique or [])]
-    if key_columns:
-        partition = ", ".join(key_columns)
-        extra.append(f"count(*) OVER (PARTITION BY {partition}) AS __key_count")
-        extra.append(f"min(_row_number) OVER (PARTITION BY {partition}) AS __key_first")
 
     # In a person-level source any cell may hold an identifier typed into the wrong column: show none.
     mask_all = source.pseudonym is not None
@@ -273,11 +288,6 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
     for check in schema.checks:
         condition, reported, value, message = _row_check_sql(check, kinds)
         failures.append((condition, _failure(reported, check.name, value, message)))
-    if key_columns:
-        key_names = ", ".join(schema.unique)
-        failures.append(("__key_count > 1", _failure(
-            schema.unique[0], "unique", "NULL",
-            f"'duplicate key ({key_names}): appears ' || __key_count || ' times in this file, first at row ' || __key_first")))
 
     joins = []
     for index, reference in enumerate(source.references):
@@ -323,4 +333,18 @@ p AS (SELECT _row_number, {parsed}, {", ".join(qi(n + '__v') for n in columns)}{
 SELECT {selected},
        CASE WHEN {any_failure} THEN list_filter([{failure_list}], lambda f: f IS NOT NULL) END AS _failures
 FROM p {" ".join(joins)}"""
-    return CompiledQuery(sql, parameters, output)
+    key = tuple(schema.unique or ())
+    if not set(key) <= {name for name, _ in output}:
+        raise ValueError(f"{source.name}: the key {key} must be made of staged columns")
+    return CompiledQuery(sql, parameters, output, key)
+
+
+def _repeated_keys_sql(key: tuple[str, ...], table: str) -> str:
+    """The rows of `table` whose key appears more than once, each with its failure."""
+    failure = _failure(key[0], "unique", "NULL",
+                       f"'duplicate key ({', '.join(key)}): appears ' || copies || ' times in this file, "
+                       f"first at row ' || first_row")
+    return (f"SELECT _row_number, {failure} AS failure "
+            f"FROM (SELECT _row_number, count(*) OVER same_key AS copies, min(_row_number) OVER same_key AS first_row "
+            f"FROM {qi(table)} WINDOW same_key AS (PARTITION BY {', '.join(qi(name) for name in key)})) "
+            f"WHERE copies > 1")

@@ -139,3 +139,12 @@ def table_exists(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(connection.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
     ).fetchone()[0])
+
+
+def table_fingerprint(connection: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """An MD5 of a table's rows, whatever their order; None if there is no such table. For small tables."""
+    if not table_exists(connection, name):
+        return None
+    return connection.execute(
+        f"SELECT md5(coalesce(string_agg(CAST(r AS VARCHAR), '|' ORDER BY CAST(r AS VARCHAR)), '')) "
+        f"FROM {quote_identifier(name)} r").fetchone()[0]
