@@ -1,7 +1,9 @@
 """Running indicator SQL in the warehouse and turning its rows into `indicator_values`.
 
 Each indicator's SQL yields project-level rows per reporting period and disaggregation
-(`RESULT_COLUMNS`). This module checks that output, then applies the sheet's arithmetic in one
+(`RESULT_COLUMNS`). An indicator is recomputed only when its SQL or a table it reads has changed
+(`indicator_inputs` keeps what its stored rows were computed from). This module checks that
+output, then applies the sheet's arithmetic in one
 place for every indicator: portfolio rows (summed, or re-aggregated from summed numerators and
 denominators, never by averaging rates), yearly and life-of-project roll-ups (summed for
 incremental indicators, the latest value for cumulative ones), targets, percent of target and a
@@ -10,14 +12,17 @@ status read in the indicator's direction.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from dataclasses import dataclass
 
 import duckdb
 
 from mel_pipeline.indicator_registry import RESULT_COLUMNS, IndicatorError, IndicatorSheet
 from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import quote_literal as ql
-from mel_pipeline.warehouse import table_exists
+from mel_pipeline.warehouse import table_exists, table_fingerprint
 
 PORTFOLIO = "PORTFOLIO"
 TOTAL = "total"
@@ -29,6 +34,20 @@ CREATE TABLE IF NOT EXISTS indicator_results (
     period_end DATE NOT NULL, disaggregation VARCHAR NOT NULL, disaggregation_value VARCHAR NOT NULL,
     numerator DOUBLE, denominator DOUBLE, value DOUBLE
 )"""
+
+# What each indicator's stored rows were computed from (see `inputs_fingerprint`).
+INPUTS_TABLE_SQL = """
+CREATE TABLE IF NOT EXISTS indicator_inputs (
+    indicator_code VARCHAR PRIMARY KEY, fingerprint VARCHAR NOT NULL, computed_at TIMESTAMP NOT NULL)"""
+
+
+@dataclass(frozen=True)
+class IndicatorRun:
+    """One indicator's turn in a refresh: its row count, and whether its inputs had changed."""
+
+    rows: int
+    recomputed: bool
+
 
 CATALOG_COLUMNS = ("code", "name", "theme", "definition", "unit", "direction", "accumulation", "aggregation",
                    "disaggregations", "data_sources", "frequency", "approach", "counts_people",
@@ -82,14 +101,68 @@ def _parameters(sql: str, settings: Settings) -> dict:
     return {name: values[name] for name in used}
 
 
-def run_indicator(connection: duckdb.DuckDBPyConnection, sheet: IndicatorSheet, settings: Settings) -> int:
-    """Compute one indicator into `indicator_results`; returns its row count. Errors name the SQL file."""
+def tables_read(connection: duckdb.DuckDBPyConnection, sql: str, parameters: dict) -> set[str]:
+    """The tables a query scans, through views, from its unoptimised plan (the optimiser would drop
+    the scans of tables that are empty now but may not be next time)."""
+    connection.execute("PRAGMA disable_optimizer")
+    try:
+        plan = json.loads(connection.execute(f"EXPLAIN (FORMAT json) {sql}", parameters).fetchall()[0][1])
+    finally:
+        connection.execute("PRAGMA enable_optimizer")
+    tables, nodes = set(), list(plan)
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.get("children", []))
+        if "Table" in node.get("extra_info", {}):
+            tables.add(node["extra_info"]["Table"].rsplit(".", 1)[-1])
+    return tables
+
+
+def inputs_fingerprint(connection: duckdb.DuckDBPyConnection, sql: str, parameters: dict) -> str:
+    """A fingerprint of everything an indicator's rows depend on.
+
+    Its SQL and parameters, the macros it may call, and the content of every table it reads,
+    directly or through views, as DuckDB itself binds the query: a staging table by its files'
+    hashes and contract versions in `load_audit` (hashing millions of rows would cost what
+    recomputing does), any other table by its rows.
+    """
+    from mel_pipeline.contract import SOURCES
+
+    macros = connection.execute(
+        "SELECT string_agg(function_name || ':' || coalesce(macro_definition, ''), '|' ORDER BY ALL) "
+        "FROM duckdb_functions() WHERE NOT internal AND function_type IN ('macro', 'table_macro')").fetchone()[0]
+    described = {"sql": sql, "parameters": {name: str(value) for name, value in parameters.items()}, "macros": macros}
+    for table in sorted(tables_read(connection, sql, parameters)):
+        source = table.removeprefix("stg_")
+        if table.startswith("stg_") and source in SOURCES:
+            described[table] = connection.execute(
+                "SELECT list((file, sha256, contract_version) ORDER BY file) FROM load_audit WHERE source = ?",
+                [source]).fetchone()[0]
+        else:
+            described[table] = table_fingerprint(connection, table)
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_indicator(connection: duckdb.DuckDBPyConnection, sheet: IndicatorSheet, settings: Settings) -> IndicatorRun:
+    """Compute one indicator into `indicator_results`, unless nothing it reads has changed since it
+    last was. Errors name the SQL file."""
     label = f"indicators/{sheet.theme}/{sheet.code}.sql"
     connection.execute(RESULTS_TABLE_SQL)
+    connection.execute(INPUTS_TABLE_SQL)
     try:
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE indicator_output AS {sheet.sql}",
-                           _parameters(sheet.sql, settings))
+        parameters = _parameters(sheet.sql, settings)
+        fingerprint = inputs_fingerprint(connection, sheet.sql, parameters)
     except (duckdb.Error, IndicatorError) as error:
+        raise IndicatorError(f"{label}: {error}") from None
+    previous = connection.execute(
+        "SELECT fingerprint FROM indicator_inputs WHERE indicator_code = ?", [sheet.code]).fetchone()
+    if previous and previous[0] == fingerprint:
+        rows = connection.execute("SELECT count(*) FROM indicator_results WHERE indicator_code = ?",
+                                  [sheet.code]).fetchone()[0]
+        return IndicatorRun(rows, recomputed=False)
+    try:
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE indicator_output AS {sheet.sql}", parameters)
+    except duckdb.Error as error:
         raise IndicatorError(f"{label}: {error}") from None
     columns = [row[0] for row in connection.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'indicator_output'").fetchall()]
@@ -118,12 +191,14 @@ def run_indicator(connection: duckdb.DuckDBPyConnection, sheet: IndicatorSheet, 
                    CAST(disaggregation AS VARCHAR), CAST(disaggregation_value AS VARCHAR),
                    CAST(numerator AS DOUBLE), CAST(denominator AS DOUBLE), CAST(value AS DOUBLE)
             FROM indicator_output""").fetchone()[0]
+        connection.execute("INSERT OR REPLACE INTO indicator_inputs VALUES (?, ?, current_localtimestamp())",
+                           [sheet.code, fingerprint])
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
     connection.execute("DROP TABLE indicator_output")
-    return count
+    return IndicatorRun(count, recomputed=True)
 
 
 INDICATOR_VALUES_SQL = f"""

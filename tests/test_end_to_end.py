@@ -1,5 +1,6 @@
 """The whole graph materialized on a copy of the shipped sample, and `mel check` on its files."""
 
+import shutil
 import subprocess
 import sys
 from contextlib import redirect_stdout
@@ -13,15 +14,14 @@ from mel_pipeline.cli import main
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.indicator_registry import load_registry
 from mel_pipeline.settings import REPO_ROOT
+from tests.conftest import LOAD_TIME, digest
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory, sample_raw):
-    """`mel run` on the sample, everything written under a temporary folder; returns (output, folder)."""
-    folder = tmp_path_factory.mktemp("run")
-    environment = {"MEL_RAW_DIR": str(sample_raw), "MEL_WAREHOUSE": str(folder / "warehouse" / "mel.duckdb"),
+def mel_run(raw: Path, folder: Path) -> tuple[int, str]:
+    """`mel run` on `raw`, the warehouse and marts under `folder`; returns (exit code, output)."""
+    environment = {"MEL_RAW_DIR": str(raw), "MEL_WAREHOUSE": str(folder / "warehouse" / "mel.duckdb"),
                    "MEL_MARTS_DIR": str(folder / "marts"), "MEL_AS_OF": "2025-12-31"}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
@@ -30,7 +30,14 @@ def sample_run(tmp_path_factory, sample_raw):
         printed = StringIO()
         with redirect_stdout(printed):
             exit_code = main(["run"])
-    return exit_code, printed.getvalue(), folder
+    return exit_code, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, sample_raw):
+    """`mel run` on the sample, everything written under a temporary folder; returns (output, folder)."""
+    folder = tmp_path_factory.mktemp("run")
+    return *mel_run(sample_raw, folder), folder
 
 
 def warehouse(folder: Path) -> duckdb.DuckDBPyConnection:
@@ -105,3 +112,35 @@ def test_mel_check_names_file_row_and_column_and_exits_1(sample_raw):
                                cwd=REPO_ROOT)
     assert completed.returncode == 0, completed.stdout
     assert completed.stdout.strip().endswith("30 rows read, 30 valid, 0 rejected")
+
+
+def test_after_one_grantee_file_changes_a_refresh_redoes_only_what_reads_it_and_matches_a_full_one(
+        tmp_path, sample_raw):
+    raw = tmp_path / "raw"
+    shutil.copytree(sample_raw, raw)
+    incremental, fresh = tmp_path / "incremental", tmp_path / "fresh"
+
+    def loaded_at(folder: Path) -> dict:
+        with warehouse(folder) as connection:
+            return dict(connection.execute("SELECT file, loaded_at FROM load_audit").fetchall())
+
+    def computed_at(folder: Path) -> dict:
+        with warehouse(folder) as connection:
+            return dict(connection.execute("SELECT indicator_code, computed_at FROM indicator_inputs").fetchall())
+
+    assert mel_run(raw, incremental)[0] == 0
+    files_before, indicators_before = loaded_at(incremental), computed_at(incremental)
+    edited = raw / "indicator_reports" / "CALLE_2021.csv"
+    text = edited.read_text(encoding="utf-8")
+    assert text.count(",94,203,46.3,") == 1
+    edited.write_text(text.replace(",94,203,46.3,", ",95,203,46.8,"), encoding="utf-8")
+    assert mel_run(raw, incremental)[0] == 0
+    assert mel_run(raw, fresh)[0] == 0
+
+    files_after, indicators_after = loaded_at(incremental), computed_at(incremental)
+    assert [file for file in files_after if files_after[file] != files_before[file]] == [
+        "indicator_reports/CALLE_2021.csv"]
+    reading_reports = {sheet.code for sheet in load_registry(REPO_ROOT / "indicators")
+                       if "indicator_reports" in sheet.data_sources}
+    assert {code for code in indicators_after if indicators_after[code] != indicators_before[code]} == reading_reports
+    assert digest(incremental / "marts" / "mel.duckdb", LOAD_TIME) == digest(fresh / "marts" / "mel.duckdb", LOAD_TIME)

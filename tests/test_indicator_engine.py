@@ -179,3 +179,34 @@ def test_a_category_reported_in_one_semester_shares_its_totals_year():
                       for v in ("total", "Jalisco"))
     assert (jalisco["period_start"], jalisco["period_end"]) == (total["period_start"], total["period_end"]) == (
         dt.date(2022, 1, 1), dt.date(2022, 12, 31))
+
+
+def test_an_indicator_is_recomputed_only_when_its_sql_or_a_table_it_reads_changes():
+    """GOOD_SQL reads stg_participants through the v_attendance view, and nothing from indicator_reports."""
+    from mel_pipeline.indicator_engine import create_shared_views
+    from mel_pipeline.indicator_registry import shared_views_sql
+    from mel_pipeline.settings import REPO_ROOT
+
+    attendance = {"project_code": "MAP", "event_id": "E1", "event_date": dt.date(2022, 3, 1), "channel": "in_person",
+                  "sex": "female", "state": "Jalisco", "participant_type": "worker", "person_id": "p1"}
+    connection = staged_connection({"participants": [attendance]})
+    settings = Settings.from_env(as_of=dt.date(2025, 12, 31))
+    create_shared_views(connection, shared_views_sql(REPO_ROOT / "indicators"), settings)
+    indicator = IndicatorSheet(**{**sheet(code="AWR-09").model_dump(), "sql": GOOD_SQL})
+
+    def stage(source: str, file: str, sha256: str):
+        connection.execute("INSERT INTO load_audit VALUES (?, ?, ?, 'loaded', 1, 1, 0, 'v1', now(), NULL)",
+                           [source, file, sha256])
+
+    first = run_indicator(connection, indicator, settings)
+    again = run_indicator(connection, indicator, settings)
+    stage("indicator_reports", "indicator_reports/a.csv", "aaa")
+    after_another_source = run_indicator(connection, indicator, settings)
+    stage("participants", "participants/b.csv", "bbb")
+    after_its_source = run_indicator(connection, indicator, settings)
+    changed_sql = IndicatorSheet(**{**indicator.model_dump(), "sql": GOOD_SQL.replace("count(*)", "count(*) + 1")})
+    after_its_sql = run_indicator(connection, changed_sql, settings)
+    assert [(run.rows, run.recomputed) for run in (first, again, after_another_source, after_its_source,
+                                                   after_its_sql)] == [
+        (1, True), (1, False), (1, False), (1, True), (1, True)]
+    assert connection.execute("SELECT value FROM indicator_results WHERE indicator_code = 'AWR-09'").fetchall() == [(2.0,)]

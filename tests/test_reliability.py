@@ -36,6 +36,7 @@ import pytest
 from mel_pipeline.contract import LOAD_ORDER
 from mel_pipeline.publish import MARTS_FILE, PARQUET_LINK, STAGING_PREFIX
 from mel_pipeline.settings import REPO_ROOT
+from tests.conftest import LOAD_TIME, digest, table_digests
 
 pytestmark = pytest.mark.slow
 
@@ -44,29 +45,6 @@ MART_TABLES = {"indicator_values", "theme_scorecard", "sentinel_signals", "outco
                "stakeholder_divergence", "indicator_catalog", "load_audit", "rejected_rows"}
 RUN_TIMEOUT = 300
 AS_OF = "2025-12-31"
-# When the load happened differs between two warehouses loading the same files; nothing else may.
-LOAD_TIME = {"load_audit": ("loaded_at",)}
-
-
-def table_digests(connection, exclude=None):
-    """Every table of an open marts file: [rows, digest of its rows in a fixed order], DOUBLEs to 12 digits.
-
-    DuckDB's parallel sums of DOUBLEs can differ in the last bit from one run to the next (see
-    test_indicator_values_do_not_depend_on_the_order_rows_are_stored_in), so they are compared to 12
-    significant digits; every other value is compared exactly.
-    """
-    digests = {}
-    for (table,) in connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall():
-        columns = connection.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-                                     "ORDER BY column_index", [table]).fetchall()
-        shown = ", ".join(f"printf('%.12g', \"{name}\") AS \"{name}\"" if kind in ("DOUBLE", "FLOAT") else f'"{name}"'
-                          for name, kind in columns if name not in (exclude or {}).get(table, ()))
-        digests[table] = list(connection.execute(
-            "SELECT count(*), md5(coalesce(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR)), '')) "
-            f'FROM (SELECT {shown} FROM "{table}") t').fetchone())
-    return digests
-
-
 ANALYST = "import duckdb, json, sys, time\nfrom pathlib import Path\n\n" + inspect.getsource(table_digests) + textwrap.dedent("""
 
     marts, stop = sys.argv[1], Path(sys.argv[2])
@@ -90,15 +68,6 @@ ANALYST = "import duckdb, json, sys, time\nfrom pathlib import Path\n\n" + inspe
         time.sleep(0.5)
     print(json.dumps({"looks": looks, "problems": problems[:20]}), flush=True)
 """)
-
-
-def digest(marts: Path, exclude: dict[str, tuple[str, ...]] | None = None) -> dict[str, list]:
-    """table_digests of a marts file."""
-    connection = duckdb.connect(str(marts), read_only=True)
-    try:
-        return table_digests(connection, exclude)
-    finally:
-        connection.close()
 
 
 @dataclass

@@ -63,16 +63,20 @@ def build_theme_asset(theme: str, sheets: list[IndicatorSheet]) -> dg.AssetsDefi
             create_shared_views(connection, shared_views_sql(settings.indicators_dir), settings)
             for key in sorted(context.selected_asset_keys):
                 sheet = by_key[key]
-                rows = run_indicator(connection, sheet, settings)
+                run = run_indicator(connection, sheet, settings)
+                if not run.recomputed:
+                    context.log.info(f"{sheet.code}: nothing it reads has changed; kept its {run.rows} rows")
                 preview = query_markdown(connection, """
                     SELECT project_code, period_start, period_end, disaggregation, disaggregation_value,
                            numerator, denominator, value
                     FROM indicator_results WHERE indicator_code = ? AND disaggregation = 'total'
                     ORDER BY period_start DESC, project_code LIMIT 8""", [sheet.code])
-                yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows,
-                                                                    "latest_totals": dg.MetadataValue.md(preview)})
+                yield dg.MaterializeResult(asset_key=key, metadata={
+                    "dagster/row_count": run.rows, "recomputed": run.recomputed,
+                    "latest_totals": dg.MetadataValue.md(preview)})
 
-    theme_indicators.__doc__ = f"{THEME_NAMES[theme]}: computes the theme's indicators in DuckDB."
+    theme_indicators.__doc__ = (f"{THEME_NAMES[theme]}: computes the theme's indicators in DuckDB, each only "
+                                f"when a table it reads (or its SQL) has changed since it was last computed.")
     return theme_indicators
 
 
