@@ -26,8 +26,10 @@ CREATE MACRO csv_rows(path, relative_path) AS TABLE
     SELECT relative_path AS _source_file, row_number() OVER () + 1 AS _row_number, *
     FROM read_csv(path, all_varchar = true, header = true);
 
+-- No marker is longer than 9 characters: longer cells skip the IN list.
 CREATE MACRO clean(v) AS
-    CASE WHEN lower(trim(v)) IN ('', 'n/a', 'na', 'n.a.', 'n/d', 'nd', '-', '--', 'null', 'none', 's/d',
+    CASE WHEN length(trim(v)) > 9 THEN trim(v)
+         WHEN lower(trim(v)) IN ('', 'n/a', 'na', 'n.a.', 'n/d', 'nd', '-', '--', 'null', 'none', 's/d',
                                  'sin dato', 'sin datos') THEN NULL ELSE trim(v) END;
 CREATE MACRO norm(v) AS trim(regexp_replace(lower(strip_accents(v)), '[\s_-]+', ' ', 'g'));
 CREATE MACRO to_code(domain_name, v) AS coalesce((SELECT spellings FROM vocab WHERE domain = domain_name)[norm(v)], v);
