@@ -13,8 +13,8 @@ import duckdb
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.indicator_engine import write_catalog
 from mel_pipeline.indicator_registry import load_registry
-from mel_pipeline.ingest import FileResult, ensure_staging_table, ingest_source, load_file
-from mel_pipeline.readers.files import SUFFIX_FORMATS, RawFile, UnreadableFile, sha256_of
+from mel_pipeline.ingest import UNREADABLE, FileResult, ensure_staging_table, ingest_source, load_files, unreadable_message
+from mel_pipeline.readers.files import SUFFIX_FORMATS, RawFile, sha256_of
 from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import AUDIT_TABLES_SQL, configure
 
@@ -41,9 +41,9 @@ def check_file(path: Path, source_name: str, settings: Settings) -> tuple[list[s
         raw = RawFile(path, str(path), file_format if file_format in source.formats else "unsupported",
                       sha256_of(path), path.stat().st_size)
         try:
-            result = load_file(connection, settings, source, schema, raw)
-        except (UnreadableFile, duckdb.InvalidInputException, duckdb.OutOfMemoryException) as error:
-            message = str(error) if isinstance(error, UnreadableFile) else f"{path}: could not be read ({error})"
+            [result] = load_files(connection, settings, source, schema, [raw])
+        except UNREADABLE as error:
+            message = unreadable_message(str(path), error)
             return [message], FileResult(str(path), "quarantined", notes=[message])
         problems = [
             f"{file}:{row}: {column or '(row)'}: {message}"

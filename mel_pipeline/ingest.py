@@ -26,11 +26,14 @@ from mel_pipeline.readers.tabular import (
     HeaderMap, arrow_relation, csv_relation, csv_scan_sql, map_header, read_xlsx, row_offsets_values, sniff_csv,
 )
 from mel_pipeline.settings import Settings
-from mel_pipeline.validation import compile_validation, staged_columns, validate_into
+from mel_pipeline.validation import compile_validation, labelled, staged_columns, validate_into
 from mel_pipeline.warehouse import quote_identifier as qi
 from mel_pipeline.warehouse import table_exists, table_fingerprint
 
 MAX_SHOWN_VALUE = 200
+# Changed CSV files up to this size are validated together, this many at a time.
+BATCH_FILE_BYTES = 1 << 20
+BATCH_FILES = 100
 MAX_MESSAGE = 1000
 MALFORMED_MESSAGES = {
     "TOO MANY COLUMNS": "the row has more cells than the header",
@@ -175,48 +178,81 @@ def _csv_malformed_rows(connection: duckdb.DuckDBPyConnection, header: HeaderMap
             for line, column, kinds in rows]
 
 
-def load_file(connection: duckdb.DuckDBPyConnection, settings: Settings, source: Source, schema: pa.DataFrameSchema,
-              raw: RawFile) -> FileResult:
-    """Validate one readable file into the temporary table `checked`; stage accepted and rejected rows."""
-    check_readable(raw, source.formats)
-    raw_input = _read_input(connection, raw, source, schema)
+# What makes a file unreadable as a whole (DuckDB's errors come from its CSV scan or its memory limit).
+UNREADABLE = (UnreadableFile, duckdb.InvalidInputException, duckdb.OutOfMemoryException)
+
+
+def unreadable_message(file: str, error: Exception) -> str:
+    """One line saying why the file could not be read."""
+    if isinstance(error, UnreadableFile):
+        return str(error)
+    return f"{file}: could not be read ({str(error).strip().splitlines()[0]})"
+
+
+class OneFileAtATime(Exception):
+    """A file of a batch has rows DuckDB could not split into cells: the batch goes file by file."""
+
+
+def load_files(connection: duckdb.DuckDBPyConnection, settings: Settings, source: Source, schema: pa.DataFrameSchema,
+               raws: list[RawFile]) -> list[FileResult]:
+    """Validate readable files into the temporary table `checked`; stage accepted and rejected rows.
+
+    One file, or several small CSV files at once: one query for many small files spares each the
+    fixed cost of planning and running the validation (a grantee sends hundreds of them).
+    """
+    inputs = []
+    for raw in raws:
+        check_readable(raw, source.formats)
+        inputs.append(_read_input(connection, raw, source, schema))
     known = {row[0] for row in connection.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-    query = compile_validation(source, schema, raw_input.relation, settings.pseudonym_key, known)
-    validate_into(connection, query, "checked")
-    malformed = raw_input.malformed
-    if raw_input.csv_scan is not None:
-        malformed = _csv_malformed_rows(connection, raw_input.header)
-        if malformed:
-            offsets = row_offsets_values([row for row, _, _ in malformed])
-            relation = csv_relation(raw_input.csv_scan, raw_input.header, schema, offsets)
-            query = compile_validation(source, schema, relation, settings.pseudonym_key, known)
-            validate_into(connection, query, "checked")
+
+    def validate(relations: list[str]) -> list[tuple[str, str]]:
+        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {labelled(relation, raw.relative_path)}"
+                                           for raw, relation in zip(raws, relations))
+        query = compile_validation(source, schema, f"({union})", settings.pseudonym_key, known)
+        validate_into(connection, query, "checked")
+        return query.output_columns
+
+    output_columns = validate([raw_input.relation for raw_input in inputs])
+    malformed = {raw.relative_path: raw_input.malformed for raw, raw_input in zip(raws, inputs)}
+    if inputs[0].csv_scan is not None:
+        found = _csv_malformed_rows(connection, inputs[0].header)
+        if found and len(raws) > 1:
+            raise OneFileAtATime()
+        if found:
+            malformed[raws[0].relative_path] = found
+            offsets = row_offsets_values([row for row, _, _ in found])
+            validate([csv_relation(inputs[0].csv_scan, inputs[0].header, schema, offsets)])
         connection.execute("DROP TABLE IF EXISTS csv_rejects")
         connection.execute("DROP TABLE IF EXISTS csv_reject_scans")
-    columns = [name for name, _ in query.output_columns if name not in ("_source_file", "_row_number")]
-    column_list = ", ".join(qi(name) for name in columns)
+    columns = ", ".join(qi(name) for name, _ in output_columns)
+    connection.execute(f"INSERT INTO {qi('stg_' + source.name)} ({columns}) "
+                       f"SELECT {columns} FROM checked WHERE _failures IS NULL")
     connection.execute(
-        f"INSERT INTO {qi('stg_' + source.name)} ({column_list}, _source_file, _row_number) "
-        f"SELECT {column_list}, ?, _row_number FROM checked WHERE _failures IS NULL", [raw.relative_path])
-    connection.execute(
-        "INSERT INTO rejected_rows SELECT ?, ?, _row_number, f.column, f.check, left(f.value, ?), left(f.message, ?), 'row' "
-        "FROM (SELECT _row_number, unnest(_failures) AS f FROM checked WHERE _failures IS NOT NULL)",
-        [source.name, raw.relative_path, MAX_SHOWN_VALUE, MAX_MESSAGE])
-    if malformed:
-        connection.executemany(
-            "INSERT INTO rejected_rows VALUES (?, ?, ?, ?, 'malformed_row', NULL, ?, 'row')",
-            [[source.name, raw.relative_path, row, column, message] for row, column, message in malformed])
-    loaded, rejected = connection.execute(
-        "SELECT count(*) FILTER (WHERE _failures IS NULL), count(*) FILTER (WHERE _failures IS NOT NULL) FROM checked"
-    ).fetchone()
+        "INSERT INTO rejected_rows SELECT ?, _source_file, _row_number, f.column, f.check, left(f.value, ?), "
+        "left(f.message, ?), 'row' "
+        "FROM (SELECT _source_file, _row_number, unnest(_failures) AS f FROM checked WHERE _failures IS NOT NULL)",
+        [source.name, MAX_SHOWN_VALUE, MAX_MESSAGE])
+    unsplittable = [[source.name, file, row, column, message]
+                    for file, rows in malformed.items() for row, column, message in rows]
+    if unsplittable:
+        connection.executemany("INSERT INTO rejected_rows VALUES (?, ?, ?, ?, 'malformed_row', NULL, ?, 'row')",
+                               unsplittable)
+    counts = {file: (loaded, rejected) for file, loaded, rejected in connection.execute(
+        "SELECT _source_file, count(*) FILTER (WHERE _failures IS NULL), count(*) FILTER (WHERE _failures IS NOT NULL) "
+        "FROM checked GROUP BY _source_file").fetchall()}
     connection.execute("DROP TABLE checked")
-    if raw_input.csv_scan is None:
+    if inputs[0].csv_scan is None:
         connection.unregister("raw_input")
-    notes = raw_input.notes + (["ignored unknown column(s): " + ", ".join(raw_input.header.unknown)]
-                               if raw_input.header.unknown else [])
-    rejected += len(malformed)
-    return FileResult(raw.relative_path, "loaded", loaded + rejected, loaded, rejected, notes)
+    results = []
+    for raw, raw_input in zip(raws, inputs):
+        loaded, rejected = counts.get(raw.relative_path, (0, 0))
+        rejected += len(malformed[raw.relative_path])
+        notes = raw_input.notes + (["ignored unknown column(s): " + ", ".join(raw_input.header.unknown)]
+                                   if raw_input.header.unknown else [])
+        results.append(FileResult(raw.relative_path, "loaded", loaded + rejected, loaded, rejected, notes))
+    return results
 
 
 def _quarantine(connection: duckdb.DuckDBPyConnection, source: Source, raw: RawFile, message: str) -> FileResult:
@@ -238,39 +274,59 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     removed = sorted(set(previous) - present)
     for file in removed:
         _forget_file(connection, source.name, file)
-    results = []
+    results = {}
+    changed = []
     for raw in files:
         if previous.get(raw.relative_path) == (raw.sha256, version):
-            results.append(_unchanged(connection, source.name, raw.relative_path))
-            continue
+            results[raw.relative_path] = _unchanged(connection, source.name, raw.relative_path)
+        else:
+            changed.append(raw)
+    small = [raw for raw in changed if raw.format == "csv" and source.reader != "survey" and raw.size <= BATCH_FILE_BYTES]
+    for start in range(0, len(small), BATCH_FILES):
+        batch = small[start:start + BATCH_FILES]
         try:
-            result = _stage_file(connection, source, raw, version,
-                                 lambda: load_file(connection, settings, source, schema, raw))
-        except (UnreadableFile, duckdb.InvalidInputException, duckdb.OutOfMemoryException) as error:
-            message = str(error) if isinstance(error, UnreadableFile) else (
-                f"{raw.relative_path}: could not be read ({str(error).strip().splitlines()[0]})")
-            result = _stage_file(connection, source, raw, version, lambda: _quarantine(connection, source, raw, message))
-        results.append(result)
-    return SourceResult(source.name, results, removed)
+            loaded = _stage_files(connection, source, batch, version,
+                                  lambda: load_files(connection, settings, source, schema, batch))
+        except (OneFileAtATime, *UNREADABLE):
+            continue  # staged one by one below, where an unreadable file is quarantined on its own
+        results.update((result.file, result) for result in loaded)
+    for raw in changed:
+        if raw.relative_path not in results:
+            results[raw.relative_path] = _stage_one(connection, settings, source, schema, raw, version)
+    return SourceResult(source.name, [results[raw.relative_path] for raw in files], removed)
 
 
-def _stage_file(connection: duckdb.DuckDBPyConnection, source: Source, raw: RawFile, version: str,
-                load) -> FileResult:
-    """Replace everything staged from one file, and its audit row, in a single transaction."""
+def _stage_one(connection: duckdb.DuckDBPyConnection, settings: Settings, source: Source, schema: pa.DataFrameSchema,
+               raw: RawFile, version: str) -> FileResult:
+    """Stage one file, or quarantine it if it cannot be read."""
+    try:
+        return _stage_files(connection, source, [raw], version,
+                            lambda: load_files(connection, settings, source, schema, [raw]))[0]
+    except UNREADABLE as error:
+        message = unreadable_message(raw.relative_path, error)
+        return _stage_files(connection, source, [raw], version,
+                            lambda: [_quarantine(connection, source, raw, message)])[0]
+
+
+def _stage_files(connection: duckdb.DuckDBPyConnection, source: Source, raws: list[RawFile], version: str,
+                 load) -> list[FileResult]:
+    """Replace everything staged from these files, and their audit rows, in a single transaction."""
     connection.execute("BEGIN TRANSACTION")
     try:
-        _forget_file(connection, source.name, raw.relative_path)
-        result = load()
-        connection.execute(
+        for raw in raws:
+            _forget_file(connection, source.name, raw.relative_path)
+        results = load()
+        loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        connection.executemany(
             "INSERT INTO load_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [source.name, raw.relative_path, raw.sha256, result.status, result.rows_read, result.rows_loaded,
-             result.rows_rejected, version, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-             "; ".join(result.notes) or None])
+            [[source.name, raw.relative_path, raw.sha256, result.status, result.rows_read, result.rows_loaded,
+              result.rows_rejected, version, loaded_at, "; ".join(result.notes) or None]
+             for raw, result in zip(raws, results)])
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
         raise
-    return result
+    return results
 
 
 def _unchanged(connection: duckdb.DuckDBPyConnection, source: str, file: str) -> FileResult:

@@ -58,6 +58,11 @@ class CompiledQuery:
     unique_key: tuple[str, ...]  # staged columns that must not repeat within a file
 
 
+def labelled(relation: str, relative_path: str) -> str:
+    """A reader's relation with the `_source_file` column the validation query carries through."""
+    return f"(SELECT {ql(relative_path)} AS _source_file, * FROM {relation})"
+
+
 def validate_into(connection: duckdb.DuckDBPyConnection, query: CompiledQuery, table: str) -> None:
     """Create the temporary table `table`: every row's staged columns and its failures (NULL if none).
 
@@ -69,7 +74,7 @@ def validate_into(connection: duckdb.DuckDBPyConnection, query: CompiledQuery, t
         connection.execute(
             f"UPDATE {qi(table)} SET _failures = list_append(coalesce(_failures, []), repeated.failure) "
             f"FROM ({_repeated_keys_sql(query.unique_key, table)}) repeated "
-            f"WHERE {qi(table)}._row_number = repeated._row_number")
+            f"WHERE {qi(table)}._source_file = repeated._source_file AND {qi(table)}._row_number = repeated._row_number")
 
 
 def metadata(col: pa.Column) -> dict:
@@ -245,7 +250,8 @@ def _row_check_sql(check: pa.Check, kinds: dict[str, str]) -> tuple[str, str, st
 
 def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation: str, key: str,
                        known_tables: set[str]) -> CompiledQuery:
-    """The query that validates `raw_relation` (text columns named as the schema, plus `_row_number`).
+    """The query that validates `raw_relation`: text columns named as the schema, plus `_source_file`
+    and `_row_number` (see `labelled`), from one file or several.
 
     `known_tables` are the staging tables that exist, for the cross-source reference rules.
     """
@@ -323,13 +329,13 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
                            "CAST(project.start_date AS VARCHAR) || ' to ' || CAST(project.end_date AS VARCHAR) || ')'")))
 
     output = staged_columns(source, schema)
-    selected = ", ".join(f"p.{qi(name)}" for name, _ in output if name != "_source_file")
+    selected = ", ".join(f"p.{qi(name)}" for name, _ in output)
     any_failure = " OR ".join(f"coalesce({condition}, false)" for condition, _ in failures)
     failure_list = ", ".join(f"CASE WHEN coalesce({condition}, false) THEN {struct} END" for condition, struct in failures)
     extra_sql = (", " + ", ".join(extra)) if extra else ""
     sql = f"""
-WITH cleaned AS (SELECT _row_number, {cleaned} FROM {raw_relation}),
-p AS (SELECT _row_number, {parsed}, {", ".join(qi(n + '__v') for n in columns)}{extra_sql} FROM cleaned)
+WITH cleaned AS (SELECT _source_file, _row_number, {cleaned} FROM {raw_relation}),
+p AS (SELECT _source_file, _row_number, {parsed}, {", ".join(qi(n + '__v') for n in columns)}{extra_sql} FROM cleaned)
 SELECT {selected},
        CASE WHEN {any_failure} THEN list_filter([{failure_list}], lambda f: f IS NOT NULL) END AS _failures
 FROM p {" ".join(joins)}"""
@@ -340,11 +346,11 @@ FROM p {" ".join(joins)}"""
 
 
 def _repeated_keys_sql(key: tuple[str, ...], table: str) -> str:
-    """The rows of `table` whose key appears more than once, each with its failure."""
+    """The rows of `table` whose key appears more than once in their file, each with its failure."""
     failure = _failure(key[0], "unique", "NULL",
                        f"'duplicate key ({', '.join(key)}): appears ' || copies || ' times in this file, "
                        f"first at row ' || first_row")
-    return (f"SELECT _row_number, {failure} AS failure "
-            f"FROM (SELECT _row_number, count(*) OVER same_key AS copies, min(_row_number) OVER same_key AS first_row "
-            f"FROM {qi(table)} WINDOW same_key AS (PARTITION BY {', '.join(qi(name) for name in key)})) "
+    return (f"SELECT _source_file, _row_number, {failure} AS failure "
+            f"FROM (SELECT _source_file, _row_number, count(*) OVER same_key AS copies, min(_row_number) OVER same_key AS first_row "
+            f"FROM {qi(table)} WINDOW same_key AS (PARTITION BY _source_file, {', '.join(qi(name) for name in key)})) "
             f"WHERE copies > 1")

@@ -160,6 +160,29 @@ def test_excel_title_rows_and_hidden_sheets(tmp_path):
     assert result.files[0].notes == ["ignored hidden sheet 'instrucciones'"]
 
 
+def test_small_files_validated_together_keep_their_own_rows_keys_and_verdicts(tmp_path):
+    """Three small files staged in one batch, whose row numbers coincide: a key repeated in one file
+    is not a duplicate of the other files' rows, and a file with a row DuckDB cannot split sends the
+    batch file by file, with the same outcome as alone."""
+    spanish = ("proyecto,indicador,inicio_periodo,fin_periodo,sexo,estado,numerador,denominador,valor\n"
+               "MAP,AWR-01,2022-01-01,2022-06-30,,,,,40\n")
+    repeated = HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,,,,40\nMAP,AWR-01,2022-01-01,2022-06-30,,,,,41\n"
+    files = {"indicator_reports/a.csv": CLEAN, "indicator_reports/b.csv": repeated, "indicator_reports/c.csv": spanish}
+    _, audit, rejected, staged = load(tmp_path / "together", files)
+    assert audit == [("indicator_reports/a.csv", "loaded", 3, 3, 0), ("indicator_reports/b.csv", "loaded", 2, 0, 2),
+                     ("indicator_reports/c.csv", "loaded", 1, 1, 0)]
+    assert [(file, row, check) for file, row, _, check, _ in rejected] == [
+        ("indicator_reports/b.csv", 2, "unique"), ("indicator_reports/b.csv", 3, "unique")]
+    assert staged == 4
+    ragged = {**files, "indicator_reports/d.csv": CLEAN + "MAP,AWR-01,2022-07-01\n"}
+    _, audit, rejected, staged = load(tmp_path / "ragged", ragged)
+    assert audit[3] == ("indicator_reports/d.csv", "loaded", 4, 3, 1)
+    assert [(file, row, check) for file, row, _, check, _ in rejected] == [
+        ("indicator_reports/b.csv", 2, "unique"), ("indicator_reports/b.csv", 3, "unique"),
+        ("indicator_reports/d.csv", 5, "malformed_row")]
+    assert staged == 7
+
+
 def test_unchanged_files_are_skipped_changed_ones_reloaded_removed_ones_forgotten(tmp_path):
     raw = tmp_path / "raw"
     load(tmp_path, {"indicator_reports/a.csv": CLEAN, "indicator_reports/b.csv": CLEAN.replace("CALLE", "MAP")})

@@ -13,7 +13,7 @@ import pytest
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.readers.files import RawFile, sha256_of
 from mel_pipeline.readers.tabular import csv_relation, csv_scan_sql, map_header, sniff_csv
-from mel_pipeline.validation import compile_validation, pseudonym, validate_into
+from mel_pipeline.validation import compile_validation, labelled, pseudonym, validate_into
 
 AS_OF = dt.date(2025, 12, 31)
 KEY = "test-key"
@@ -29,7 +29,7 @@ def validate_csv(tmp_path: Path, source_name: str, text: str):
     dialect = sniff_csv(raw)
     header = map_header(dialect.header, schema, raw.relative_path)
     relation = csv_relation(csv_scan_sql(raw, dialect, "rejects", "reject_scans"), header, schema, None)
-    query = compile_validation(source, schema, relation, KEY, set())
+    query = compile_validation(source, schema, labelled(relation, raw.relative_path), KEY, set())
     connection = duckdb.connect()
     validate_into(connection, query, "checked")
     frame = connection.execute("SELECT * FROM checked ORDER BY _row_number").df()
