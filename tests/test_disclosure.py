@@ -121,3 +121,37 @@ def test_a_deduplicated_count_keeps_its_total_and_hides_a_second_category():
     frame["portfolio_supplied"] = True
     result = suppress(frame, threshold=11)
     assert hidden(result) == {("P", "semester", H1[0], "other"), ("P", "semester", H1[0], "male")}
+
+
+def test_between_equally_small_siblings_the_earlier_row_is_hidden():
+    rows = [cell("P", H1, "total", "total", 100), cell("P", H1, "state", "Puebla", 4),
+            cell("P", H1, "state", "Jalisco", 48), cell("P", H1, "state", "Sonora", 24),
+            cell("P", H1, "state", "Colima", 24)]
+    frame = pd.DataFrame(rows)
+    frame["portfolio_supplied"] = True
+    assert hidden(suppress(frame, threshold=11)) == {("P", "semester", H1[0], "Puebla"),
+                                                     ("P", "semester", H1[0], "Sonora")}
+    reordered = frame.iloc[[0, 1, 2, 4, 3]]
+    assert hidden(suppress(reordered, threshold=11)) == {("P", "semester", H1[0], "Puebla"),
+                                                         ("P", "semester", H1[0], "Colima")}
+
+
+def test_a_category_is_hidden_before_a_smaller_total():
+    # A rate's total (20% of 40, size 60) is smaller than the 'male' rate (90% of 35, size 125),
+    # yet 'male' is the second cell hidden to protect 'female', whose base of 5 is too small.
+    frame = pd.DataFrame([
+        cell("P", H1, "total", "total", 20.0, 8, 40, unit="percent", aggregation="ratio"),
+        cell("P", H1, "sex", "female", 40.0, 2, 5, unit="percent", aggregation="ratio"),
+        cell("P", H1, "sex", "male", 90.0, 31, 35, unit="percent", aggregation="ratio"),
+    ])
+    frame["portfolio_supplied"] = True
+    result = suppress(frame, threshold=11)
+    assert hidden(result) == {("P", "semester", H1[0], "female"), ("P", "semester", H1[0], "male")}
+
+
+def test_the_total_is_hidden_when_no_category_is_left_visible():
+    # The only category reported is small, so the total would give it away.
+    frame = pd.DataFrame([cell("P", H1, "total", "total", 30), cell("P", H1, "sex", "female", 5)])
+    frame["portfolio_supplied"] = True
+    result = suppress(frame, threshold=11)
+    assert hidden(result) == {("P", "semester", H1[0], "female"), ("P", "semester", H1[0], "total")}
