@@ -179,3 +179,44 @@ def test_unreadable_exports(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(UnreadableFile) as unreadable:
         read_survey_export(write(tmp_path, text), "feedback/bad.csv", ",")
     assert str(unreadable.value) == message
+
+
+def test_records_read_in_several_batches_give_the_same_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = ('_uuid;datos/estado;comentario\n'
+            'a1;Puebla;bien\n'
+            'a2;;"dos\nlíneas"\n'
+            '\n'
+            'a3;Sonora;sí;extra\n'
+            'a4;Jalisco;\n'
+            'a5;Yucatán\n'
+            'a6;Oaxaca;"con ""comillas"""\n')
+    path = write(tmp_path, text)
+    expected_rows = [
+        {"_row_number": 2, "uuid": "a1", "estado": "Puebla", "comentario": "bien"},
+        {"_row_number": 3, "uuid": "a2", "estado": None, "comentario": "dos\nlíneas"},
+        {"_row_number": 6, "uuid": "a4", "estado": "Jalisco", "comentario": None},
+        {"_row_number": 8, "uuid": "a6", "estado": "Oaxaca", "comentario": 'con "comillas"'},
+    ]
+    expected_malformed = [(5, "expected 3 cells, found 4"), (7, "expected 3 cells, found 2")]
+    in_one_batch = read_survey_export(path, "feedback/batches.csv", ";")
+    monkeypatch.setattr("mel_pipeline.readers.survey.BATCH_RECORDS", 1)
+    in_batches_of_one = read_survey_export(path, "feedback/batches.csv", ";")
+    for table, malformed in (in_one_batch, in_batches_of_one):
+        assert table.to_pylist() == expected_rows
+        assert malformed == expected_malformed
+        assert [column.num_chunks for column in table.columns] == [1, 1, 1, 1]
+    assert in_batches_of_one[0].equals(in_one_batch[0])
+
+
+def test_option_ticks_ignore_case_and_surrounding_blanks(tmp_path: Path) -> None:
+    odk = ("SubmissionDate,g-q/a,g-q/b,g-q/c,KEY\n"
+           "d1, TRUE ,1\t,yes,k1\n"
+           "d2,\u00a01,False,,k2\n"
+           "d3,0,,TRUE,k3\n")
+    table, _ = read_survey_export(write(tmp_path, odk, "odk.csv"), "feedback/odk.csv", ",")
+    assert table.column("q").to_pylist() == ["a b", "a", "c"]
+
+    kobo = "_uuid;d/q/a;d/q/b\nu1; FALSE ;True\nu2;0;\n"
+    table, _ = read_survey_export(write(tmp_path, kobo, "kobo.csv"), "feedback/kobo.csv", ";")
+    assert table.to_pylist() == [{"_row_number": 2, "uuid": "u1", "q": "b"},
+                                 {"_row_number": 3, "uuid": "u2", "q": None}]

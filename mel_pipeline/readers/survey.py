@@ -12,10 +12,12 @@ import csv
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 from typing import TextIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mel_pipeline.readers.files import UnreadableFile
 
@@ -31,6 +33,8 @@ SELECTED_CELLS = frozenset({"1", "true"})
 OPTION_CELLS = frozenset({"", "0", "1", "true", "false"})
 # No survey export has a line this long; refusing it before it is read whole keeps memory bounded.
 MAX_LINE_CHARS = 8 * 1024 * 1024
+# Records are held as Python lists this many at a time; batches of 20,000 read measurably slower.
+BATCH_RECORDS = 1000
 
 Malformed = list[tuple[int, str]]
 
@@ -43,11 +47,13 @@ class _OutputColumn:
     index: int | None = None
     options: tuple[tuple[str, int], ...] = ()
 
-    def value(self, cells: list[str]) -> str | None:
+    def values(self, cells: list[pa.Array]) -> pa.Array:
+        """This column's values, from the file's columns as read (empty cells as "")."""
         if self.index is not None:
-            return cells[self.index] or None
-        chosen = [name for name, index in self.options if cells[index].strip().lower() in SELECTED_CELLS]
-        return " ".join(chosen) or None
+            return _empty_as_null(cells[self.index])
+        ticked = [_ticked(cells[index]).to_pylist() for _, index in self.options]
+        names = [name for name, _ in self.options]
+        return pa.array([" ".join(compress(names, row)) or None for row in zip(*ticked)], pa.string())
 
 
 def read_survey_export(path: Path, relative_path: str, delimiter: str) -> tuple[pa.Table, Malformed]:
@@ -78,18 +84,17 @@ def read_survey_export(path: Path, relative_path: str, delimiter: str) -> tuple[
     other column is text, an empty cell being None. Raises UnreadableFile when there is no header,
     the quoting is broken, a line is longer than MAX_LINE_CHARS or two columns cannot be told apart.
     """
-    header, records, malformed = _read_records(path, relative_path, delimiter)
+    header, row_numbers, cells, malformed = _read_records(path, relative_path, delimiter)
     dialect = _dialect(header)
-    columns = _output_columns(header, [cells for _, cells in records], dialect)
+    columns = _output_columns(header, cells, dialect)
     names = _unique_names([column.path for column in columns], dialect, relative_path)
-    arrays = [pa.array([row_number for row_number, _ in records], pa.int64())]
-    arrays += [pa.array([column.value(cells) for _, cells in records], pa.string()) for column in columns]
+    arrays = [row_numbers, *(column.values(cells) for column in columns)]
     return pa.Table.from_arrays(arrays, names=["_row_number", *names]), malformed
 
 
 def _read_records(path: Path, relative_path: str,
-                  delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]], Malformed]:
-    records: list[tuple[int, list[str]]] = []
+                  delimiter: str) -> tuple[list[str], pa.Array, list[pa.Array], Malformed]:
+    """The header, the kept records' row numbers and their cells column by column, and the rows set aside."""
     malformed: Malformed = []
     record_start_line = 1
     # utf-8-sig drops a byte-order mark; strict makes a stray quote an error rather than a silent merge.
@@ -99,6 +104,7 @@ def _read_records(path: Path, relative_path: str,
             header = next(reader, None)
             if not header:
                 raise UnreadableFile(f"{relative_path}: no header row; the first line must name the columns")
+            records = _Columns(len(header))
             record_start_line = reader.line_num + 1
             for row_number, cells in enumerate(reader, start=2):
                 record_start_line = reader.line_num + 1
@@ -107,11 +113,46 @@ def _read_records(path: Path, relative_path: str,
                 if len(cells) != len(header):
                     malformed.append((row_number, f"expected {len(header)} cells, found {len(cells)}"))
                     continue
-                records.append((row_number, cells))
+                records.add(row_number, cells)
         except csv.Error as error:
             raise UnreadableFile(f"{relative_path}: unreadable CSV in the record starting at line "
                                  f"{record_start_line}: {error}") from None
-    return header, records, malformed
+    row_numbers, cells = records.finish()
+    return header, row_numbers, cells, malformed
+
+
+class _Columns:
+    """Records gathered column by column into Arrow arrays, BATCH_RECORDS at a time.
+
+    Holding every record as a Python list would take several times the file's size in memory, and
+    the garbage collector's passes over those lists would cost more than the parsing.
+    """
+
+    def __init__(self, width: int) -> None:
+        self._row_numbers: list[int] = []
+        self._records: list[list[str]] = []
+        self._row_number_chunks: list[pa.Array] = []
+        self._cell_chunks: list[list[pa.Array]] = [[] for _ in range(width)]
+
+    def add(self, row_number: int, cells: list[str]) -> None:
+        self._row_numbers.append(row_number)
+        self._records.append(cells)
+        if len(self._records) == BATCH_RECORDS:
+            self._move_batch()
+
+    def finish(self) -> tuple[pa.Array, list[pa.Array]]:
+        """The row numbers, and each column's cells with empty cells as ""."""
+        self._move_batch()
+        # One array per column rather than one per batch: DuckDB scans a few long chunks faster than many short ones.
+        return (pa.chunked_array(self._row_number_chunks, pa.int64()).combine_chunks(),
+                [pa.chunked_array(chunks, pa.string()).combine_chunks() for chunks in self._cell_chunks])
+
+    def _move_batch(self) -> None:
+        self._row_number_chunks.append(pa.array(self._row_numbers, pa.int64()))
+        for chunks, column in zip(self._cell_chunks, zip(*self._records)):
+            chunks.append(pa.array(column, pa.string()))
+        self._row_numbers.clear()
+        self._records.clear()
 
 
 def _bounded_lines(handle: TextIO, relative_path: str) -> Iterator[str]:
@@ -134,7 +175,7 @@ def _dialect(header: list[str]) -> str:
     return PLAIN
 
 
-def _output_columns(header: list[str], rows: list[list[str]], dialect: str) -> list[_OutputColumn]:
+def _output_columns(header: list[str], cells: list[pa.Array], dialect: str) -> list[_OutputColumn]:
     """The file's columns in order, each select-multiple's option columns dropped or folded into it."""
     if dialect == PLAIN:
         return [_OutputColumn(name, index) for index, name in enumerate(header)]
@@ -145,7 +186,7 @@ def _output_columns(header: list[str], rows: list[list[str]], dialect: str) -> l
         if separator and question:
             options_by_question[question].append((option, index))
     rebuilt = {question: options for question, options in options_by_question.items()
-               if question not in present and (dialect == ODK or _look_like_options(options, rows))}
+               if question not in present and (dialect == ODK or _look_like_options(options, cells))}
     option_indexes = {index for question, options in options_by_question.items()
                       if question in present or question in rebuilt for _, index in options}
     rebuilt_at_first_option = {options[0][1]: question for question, options in rebuilt.items()}
@@ -159,10 +200,32 @@ def _output_columns(header: list[str], rows: list[list[str]], dialect: str) -> l
     return columns
 
 
-def _look_like_options(options: list[tuple[str, int]], rows: list[list[str]]) -> bool:
+def _look_like_options(options: list[tuple[str, int]], cells: list[pa.Array]) -> bool:
     """Whether Kobo columns under one path hold option ticks; with no filled cell there is no evidence."""
-    cells = [row[index].strip().lower() for row in rows for _, index in options]
-    return any(cells) and all(cell in OPTION_CELLS for cell in cells)
+    ticks = {tick for _, index in options for tick in _ticks(cells[index]).values()}
+    return any(ticks) and ticks <= OPTION_CELLS
+
+
+def _ticked(column: pa.Array) -> pa.Array:
+    """Whether each cell of an option column selects the option."""
+    selecting = [cell for cell, tick in _ticks(column).items() if tick in SELECTED_CELLS]
+    return pc.is_in(column, value_set=pa.array(selecting, pa.string()))
+
+
+def _ticks(column: pa.Array) -> dict[str, str]:
+    """Each distinct cell of an option column, and the cell as compared to OPTION_CELLS and SELECTED_CELLS.
+
+    Python's strip and lower are applied to each distinct cell rather than to every cell: an option
+    column holds few distinct cells however many rows it has.
+    """
+    return {cell: cell.strip().lower() for cell in pc.unique(column).to_pylist()}
+
+
+def _empty_as_null(column: pa.Array) -> pa.Array:
+    """The column with its empty cells as null."""
+    empty = pc.equal(column, "")
+    # A column without empty cells is kept as it is: no copy, and no validity bitmap where nothing is null.
+    return pc.if_else(empty, None, column) if pc.any(empty).as_py() else column
 
 
 def _unique_names(paths: list[str], dialect: str, relative_path: str) -> list[str]:
