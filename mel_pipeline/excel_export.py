@@ -8,6 +8,10 @@ so a cell that Excel or LibreOffice would read as a formula (beginning with =, +
 a carriage return) is neutralised: prefixed with a single quote and stored as a string. The
 workbook is written beside its destination and renamed into place, so readers never open half a
 file.
+
+The file is written here directly as Office Open XML (SpreadsheetML with inline strings), a row
+at a time, not through a general spreadsheet library: the marts run to millions of cells, and
+this way each costs one string concatenation.
 """
 
 from __future__ import annotations
@@ -21,46 +25,55 @@ import sys
 import threading
 import time
 import uuid
-from functools import partial
+import zipfile
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
+from xml.sax.saxutils import escape, quoteattr
 
 import duckdb
-import xlsxwriter
-from xlsxwriter.format import Format
-from xlsxwriter.worksheet import Worksheet
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")  # control characters XML 1.0 forbids
 SHEET_NAME_LIMIT = 31
 EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_TEXT = 32_767  # characters in one cell
 WIDTH_SAMPLE_ROWS = 500
 MIN_WIDTH, MAX_WIDTH = 8, 60
-DATE_FORMAT = "yyyy-mm-dd"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-TIME_FORMAT = "h:mm:ss"
-DURATION_FORMAT = "[hh]:mm:ss"
 NUMBER_TYPES = frozenset({"tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint", "usmallint",
                           "uinteger", "ubigint", "uhugeint", "float", "double", "decimal"})
 TIMESTAMP_TYPES = frozenset({"timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns"})
+EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # day 0 of Excel's 1900 date system, as Excel counts after February 1900
+SECONDS_PER_DAY = 86_400
+ABSOLUTE_REFERENCE, ABSOLUTE_FORM = re.compile(r"([A-Z]+)([0-9]+)"), r"$\1$\2"  # A1 -> $A$1
 
-CellWriter = Callable[[Worksheet, int, int, Any], None]
+# Cell styles, by their index in STYLES_XML's cellXfs.
+HEADER_STYLE, DATE_STYLE, DATETIME_STYLE, TIME_STYLE, DURATION_STYLE = 1, 2, 3, 4, 5
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELATIONSHIPS_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+STYLES_XML = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="{MAIN_NS}">
+<numFmts count="4"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/><numFmt numFmtId="165" formatCode="yyyy-mm-dd hh:mm:ss"/><numFmt numFmtId="166" formatCode="h:mm:ss"/><numFmt numFmtId="167" formatCode="[hh]:mm:ss"/></numFmts>
+<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts>
+<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>
+<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>
+<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>
+<cellXfs count="6"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/><xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/><xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/><xf numFmtId="167" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>
+<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
+</styleSheet>"""
+
+CellXml = Callable[[str, object], str]  # (cell reference, value) -> the cell's XML, "" for an empty cell
 
 
 def safe_text(text: str) -> str:
-    """Text Excel shows as typed: formula-like text gets a leading single quote; XML-illegal characters go.
-
-    Text shaped like xlsxwriter's rich-string markup, `<r>...</r>`, is quoted too: xlsxwriter would copy
-    it into the sheet's XML unescaped, where it could forge cells, formulas among them. Line ends become
-    line feeds, as XML parsers read them.
-    """
+    """Text Excel shows as typed: formula-like text gets a leading single quote; XML-illegal characters go;
+    line ends become line feeds, as XML parsers read them; text past Excel's limit for a cell is cut,
+    ending in an ellipsis (Excel would refuse to open the file)."""
     text = ILLEGAL_CHARACTERS_RE.sub("", text)
-    if text.startswith(FORMULA_TRIGGERS) or (text.startswith("<r>") and text.endswith("</r>")):
+    if text.startswith(FORMULA_TRIGGERS):
         text = "'" + text
-    if "\r" in text:  # xlsxwriter would store a carriage return as _x000D_, which openpyxl reads back verbatim
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if len(text) <= EXCEL_MAX_TEXT else text[:EXCEL_MAX_TEXT - 1] + "…"
 
 
 def _as_text(value) -> str:
@@ -70,57 +83,66 @@ def _as_text(value) -> str:
     return str(value)
 
 
-def _write_text(sheet: Worksheet, row: int, column: int, text: str) -> None:
-    # write_string, unlike write, never turns text into a formula, number or link.
-    sheet.write_string(row, column, safe_text(text))
+def _string_cell(reference: str, text: str, style: str = "") -> str:
+    # An inline string is only ever text: Excel never reads it as a formula, number or link.
+    return f'<c r="{reference}"{style} t="inlineStr"><is><t xml:space="preserve">{escape(text)}</t></is></c>'
 
 
-def _write_as_text(sheet: Worksheet, row: int, column: int, value) -> None:
-    """A value Excel has no type for (a list, a struct, a UUID, ...) as text."""
-    _write_text(sheet, row, column, _as_text(value))
+def _text_cell(reference: str, text: str, style: str = "") -> str:
+    """Text from the data, made safe to show."""
+    return _string_cell(reference, safe_text(text), style)
 
 
-def _write_number(sheet: Worksheet, row: int, column: int, number) -> None:
+def _number_cell(reference: str, number) -> str:
     """A number; Excel has none for NaN, left empty like a NULL, or infinity, written as `inf` or `-inf`."""
     if math.isfinite(number):
-        sheet.write_number(row, column, number)
-    elif not math.isnan(number):
-        sheet.write_string(row, column, "inf" if number > 0 else "-inf")
+        return f'<c r="{reference}"><v>{number!r}</v></c>'
+    return "" if math.isnan(number) else _string_cell(reference, "inf" if number > 0 else "-inf")
 
 
-def _write_boolean(sheet: Worksheet, row: int, column: int, value: bool) -> None:
-    sheet.write_boolean(row, column, value)
+def _serial_cell(style: int) -> CellXml:
+    """Dates, times of day and durations as Excel stores them: days since its epoch, in a number format."""
+    def cell(reference: str, value) -> str:
+        if isinstance(value, dt.datetime):
+            days = (value - EXCEL_EPOCH) / dt.timedelta(days=1)
+            shown = DATE_STYLE if style == DATETIME_STYLE and value.time() == dt.time() else style
+        elif isinstance(value, dt.date):
+            days, shown = (value - EXCEL_EPOCH.date()).days, style
+        elif isinstance(value, dt.time):
+            days = (value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6) / SECONDS_PER_DAY
+            shown = style
+        else:
+            days, shown = value / dt.timedelta(days=1), style
+        return f'<c r="{reference}" s="{shown}"><v>{days!r}</v></c>'
+    return cell
 
 
-def _write_temporal(cell_format: Format, sheet: Worksheet, row: int, column: int, value) -> None:
-    """A date, time of day or duration, shown in its column's number format."""
-    sheet.write_datetime(row, column, value, cell_format)
+def _cell_xml(type_id: str) -> CellXml:
+    """The XML of a column's cells, chosen once by its DuckDB type id (a column holds one type).
 
-
-def _write_timestamp(date_format: Format, datetime_format: Format, sheet: Worksheet, row: int, column: int,
-                     value: dt.datetime) -> None:
-    """A timestamp, shown as a plain date when it falls on midnight."""
-    sheet.write_datetime(row, column, value, date_format if value.time() == dt.time() else datetime_format)
-
-
-def _cell_writers(workbook: xlsxwriter.Workbook) -> Callable[[str], CellWriter]:
-    """For this workbook, the writer of a column's cells chosen by its DuckDB type id.
-
-    A DuckDB column holds one type, so the choice holds for every row. Types without an Excel
-    counterpart (structs, UUIDs, time zone aware timestamps, ...) are written as text.
+    Types without an Excel counterpart (structs, UUIDs, time zone aware timestamps, ...) become text.
     """
-    date_format = workbook.add_format({"num_format": DATE_FORMAT})
-    write_timestamp = partial(_write_timestamp, date_format, workbook.add_format({"num_format": DATETIME_FORMAT}))
-    by_type: dict[str, CellWriter] = {
-        "varchar": _write_text,
-        "boolean": _write_boolean,
-        "date": partial(_write_temporal, date_format),
-        "time": partial(_write_temporal, workbook.add_format({"num_format": TIME_FORMAT})),
-        "interval": partial(_write_temporal, workbook.add_format({"num_format": DURATION_FORMAT})),
-        **dict.fromkeys(NUMBER_TYPES, _write_number),
-        **dict.fromkeys(TIMESTAMP_TYPES, write_timestamp),
-    }
-    return lambda type_id: by_type.get(type_id, _write_as_text)
+    if type_id == "varchar":
+        return _text_cell
+    if type_id in NUMBER_TYPES:
+        return _number_cell
+    if type_id == "boolean":
+        return lambda reference, value: f'<c r="{reference}" t="b"><v>{int(value)}</v></c>'
+    styles = {"date": DATE_STYLE, "time": TIME_STYLE, "interval": DURATION_STYLE,
+              **dict.fromkeys(TIMESTAMP_TYPES, DATETIME_STYLE)}
+    if type_id in styles:
+        return _serial_cell(styles[type_id])
+    return lambda reference, value: _text_cell(reference, _as_text(value))
+
+
+def _column_letters(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
 
 
 def _width(values: list) -> float:
@@ -148,43 +170,97 @@ def _rows(result: duckdb.DuckDBPyConnection, first: list) -> Iterator[tuple]:
         yield from batch
 
 
-def _write_table(sheet: Worksheet, header_format: Format, writer_for: Callable[[str], CellWriter],
-                 connection: duckdb.DuckDBPyConnection, table: str) -> None:
-    """One table on its sheet: header, rows as they stream from DuckDB, then a note if Excel ran out of rows."""
+def _write_sheet(out, connection: duckdb.DuckDBPyConnection, table: str) -> str:
+    """One table as a worksheet's XML, streamed to `out`; returns the autofilter's range."""
     result = connection.execute(f'SELECT * FROM "{table}"')
     columns = [column[0] for column in result.description]
-    writers = [writer_for(column[1].id) for column in result.description]
+    cells = [_cell_xml(column[1].id) for column in result.description]
+    letters = [_column_letters(index) for index in range(len(columns))]
     sample = result.fetchmany(WIDTH_SAMPLE_ROWS)
-    sheet.freeze_panes(1, 0)
-    for index, column in enumerate(columns):
-        sheet.set_column(index, index, _width([column, *(row[index] for row in sample)]))
-        sheet.write_string(0, index, safe_text(column), header_format)
+    widths = "".join(f'<col min="{index + 1}" max="{index + 1}" width="{_width([name, *(row[index] for row in sample)])}" '
+                     f'customWidth="1"/>' for index, name in enumerate(columns))
+    header = "".join(_text_cell(f"{letter}1", name, f' s="{HEADER_STYLE}"') for letter, name in zip(letters, columns))
+    out.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{MAIN_NS}" '
+              f'xmlns:r="{RELATIONSHIPS_NS}"><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" '
+              f'topLeftCell="A2" activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft"/>'
+              f'</sheetView></sheetViews><cols>{widths}</cols><sheetData><row r="1">{header}</row>'.encode())
     rows = _rows(result, sample)
     written = 0
-    for written, row in enumerate(islice(rows, EXCEL_MAX_ROWS - 2), start=1):  # 2: the header and a note
-        for index, value in enumerate(row):
-            if value is not None:
-                writers[index](sheet, written, index, value)
-    sheet.autofilter(0, 0, written, len(columns) - 1)
+    batch = []
+    for written, row in enumerate(islice(rows, EXCEL_MAX_ROWS - 2), start=2):  # 2: the header and a note
+        number = str(written)
+        batch.append(f'<row r="{number}">' + "".join(
+            [cell(letter + number, value) for cell, letter, value in zip(cells, letters, row) if value is not None])
+            + "</row>")
+        if len(batch) == 1000:
+            out.write("".join(batch).encode())
+            batch = []
+    last = max(written, 1)
     left = sum(1 for _ in rows)
     if left:
-        sheet.write_string(written + 1, 0,
-                           f"truncated at Excel's row limit: {left:,} more rows in the DuckDB or Parquet marts")
+        note = f"truncated at Excel's row limit: {left:,} more rows in the DuckDB or Parquet marts"
+        batch.append(f'<row r="{last + 1}">{_string_cell(f"A{last + 1}", note)}</row>')
+    filtered = f"A1:{letters[-1]}{last}"
+    out.write(("".join(batch) + f'</sheetData><autoFilter ref="{filtered}"/></worksheet>').encode())
+    return filtered
+
+
+def _quoted_sheet(name: str) -> str:
+    """A sheet name as formulas and defined names refer to it: in single quotes, its own quotes doubled."""
+    return "'" + name.replace("'", "''") + "'"
+
+
+def _workbook_parts(sheets: list[tuple[str, str]]) -> dict[str, str]:
+    """The package's other parts for sheets given as (name, autofilter range), in order."""
+    content_types = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{number}.xml" '
+        f'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        for number in range(1, len(sheets) + 1))
+    relationships = "".join(
+        f'<Relationship Id="rId{number}" Type="{RELATIONSHIPS_NS}/worksheet" Target="worksheets/sheet{number}.xml"/>'
+        for number in range(1, len(sheets) + 1))
+    listed = "".join(f'<sheet name={quoteattr(name)} sheetId="{number}" r:id="rId{number}"/>'
+                     for number, (name, _) in enumerate(sheets, start=1))
+    # Excel records each sheet's autofilter as a hidden defined name too.
+    filters = "".join(
+        f'<definedName name="_xlnm._FilterDatabase" localSheetId="{index}" hidden="1">'
+        f"{escape(_quoted_sheet(name))}!{ABSOLUTE_REFERENCE.sub(ABSOLUTE_FORM, area)}</definedName>"
+        for index, (name, area) in enumerate(sheets))
+    return {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns='
+        '"http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" '
+        'ContentType="application/xml"/><Override PartName="/xl/workbook.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        f"{content_types}</Types>",
+        "_rels/.rels": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns='
+        '"http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" '
+        f'Type="{RELATIONSHIPS_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="{MAIN_NS}" '
+        f'xmlns:r="{RELATIONSHIPS_NS}"><sheets>{listed}</sheets><definedNames>{filters}</definedNames></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships '
+        'xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'{relationships}<Relationship Id="rId{len(sheets) + 1}" Type="{RELATIONSHIPS_NS}/styles" '
+        'Target="styles.xml"/></Relationships>',
+        "xl/styles.xml": STYLES_XML,
+    }
 
 
 def write_workbook(marts_path: Path, path: Path) -> None:
     """Write every table of the marts file to `path` (.xlsx), in place."""
     connection = duckdb.connect(str(marts_path), read_only=True)
     try:
-        # constant_memory streams each row to a temporary file once the next begins, so rows must come in
-        # order; those files go only when the workbook closes, which the `with` does even on failure.
-        with xlsxwriter.Workbook(str(path), {"constant_memory": True}) as workbook:
-            header_format = workbook.add_format({"bold": True})
-            writer_for = _cell_writers(workbook)
-            sheet_names: set[str] = set()
-            for (table,) in connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall():
-                sheet = workbook.add_worksheet(_sheet_name(table, sheet_names))
-                _write_table(sheet, header_format, writer_for, connection, table)
+        # Level 1: the XML shrinks almost as much as at the default level, several times faster.
+        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as package:
+            sheets, taken = [], set()
+            tables = connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()
+            for number, (table,) in enumerate(tables, start=1):
+                with package.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True) as out:
+                    sheets.append((_sheet_name(table, taken), _write_sheet(out, connection, table)))
+            for name, text in _workbook_parts(sheets).items():
+                package.writestr(name, text)
     finally:
         connection.close()
 
