@@ -20,10 +20,6 @@ import datetime as dt
 import math
 import os
 import re
-import subprocess
-import sys
-import threading
-import time
 import uuid
 import zipfile
 from itertools import islice
@@ -276,51 +272,3 @@ def export_workbook(marts_path: Path, out_path: Path) -> Path:
         temporary.unlink(missing_ok=True)
         raise
     return out_path
-
-
-class BackgroundExport:
-    """The workbook written by a separate process while this one goes on (the quality suites run meanwhile).
-
-    The process reads the marts through a hard link of their own, so the file may be renamed into
-    place under it, and writes beside `out_path`; `finish` moves the result there, `cancel` discards it.
-    Both names start with `leftover_prefix`, so a publish that was killed leaves nothing behind that
-    the next one does not clear.
-    """
-
-    def __init__(self, marts_path: Path, out_path: Path, leftover_prefix: str):
-        token = uuid.uuid4().hex[:12]
-        self.source = marts_path.with_name(f"{leftover_prefix}{token}-workbook.duckdb")
-        self.written = out_path.with_name(f"{leftover_prefix}{token}-{out_path.name}")
-        self.out_path = out_path
-        os.link(marts_path, self.source)
-        self.process = subprocess.Popen([sys.executable, "-m", "mel_pipeline.excel_export", str(self.source),
-                                         str(self.written), str(os.getpid())], stderr=subprocess.PIPE, text=True)
-
-    def finish(self) -> Path:
-        """Wait for the workbook and put it in place; returns its path. Raises if the process failed."""
-        _, errors = self.process.communicate()
-        self.source.unlink(missing_ok=True)
-        if self.process.returncode != 0:
-            self.written.unlink(missing_ok=True)
-            raise RuntimeError(f"the Excel workbook could not be written: {errors.strip().splitlines()[-1:]}")
-        os.replace(self.written, self.out_path)
-        return self.out_path
-
-    def cancel(self) -> None:
-        """Stop the process and remove what it wrote."""
-        self.process.kill()
-        self.process.communicate()
-        self.source.unlink(missing_ok=True)
-        self.written.unlink(missing_ok=True)
-
-
-def _stop_when_orphaned(parent: int) -> None:
-    """End this process once the one that started it is gone: no one would collect the workbook."""
-    while os.getppid() == parent:
-        time.sleep(0.2)
-    os._exit(1)
-
-
-if __name__ == "__main__":
-    threading.Thread(target=_stop_when_orphaned, args=(int(sys.argv[3]),), daemon=True).start()
-    write_workbook(Path(sys.argv[1]), Path(sys.argv[2]))

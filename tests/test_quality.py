@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import duckdb
-import openpyxl
 import pytest
 
 from mel_pipeline.quality import SUITES, validate_marts
@@ -237,31 +236,3 @@ def test_failures_carry_the_rows_that_broke_them(report_with):
 def test_a_missing_theme_is_named(report_with):
     failure, = report_with("theme missing from indicator_values").suite("indicator_values").failures
     assert failure.examples == ["missing compliance"]
-
-
-def test_the_workbook_written_while_the_suites_run_is_kept_only_when_they_pass(clean_marts, tmp_path):
-    from mel_pipeline.defs.marts import QualityGate, QualityVeto
-
-    marts_dir = tmp_path / "marts"
-    marts_dir.mkdir()
-    workbook = marts_dir / "mel_marts.xlsx"
-    building = marts_dir / ".building-clean.duckdb"
-    shutil.copy(clean_marts, building)
-    gate = QualityGate(marts_dir / "quality", workbook)
-    gate(building)
-    building.rename(marts_dir / "mel.duckdb")  # as a publish does, perhaps before the workbook is done
-    assert gate.workbook.finish() == workbook
-    tables = duckdb.connect(str(clean_marts), read_only=True).execute(
-        "SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()
-    assert openpyxl.load_workbook(workbook, read_only=True).sheetnames == [table for (table,) in tables]
-    published = workbook.read_bytes()
-
-    broken = marts_dir / ".building-broken.duckdb"
-    shutil.copy(corrupted(clean_marts, tmp_path, DEFECTS[next(iter(DEFECTS))][0]), broken)
-    gate = QualityGate(marts_dir / "quality", workbook)
-    with pytest.raises(QualityVeto):
-        gate(broken)
-    gate.workbook.cancel()
-    broken.unlink()
-    assert workbook.read_bytes() == published
-    assert sorted(path.name for path in marts_dir.iterdir()) == ["mel.duckdb", "mel_marts.xlsx", "quality"]

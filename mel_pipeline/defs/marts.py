@@ -13,8 +13,8 @@ from mel_pipeline.contract import LOAD_ORDER
 from mel_pipeline.defs.indicators import SIGNALS_KEY, VALUES_KEY
 from mel_pipeline.defs.resources import MelWarehouse
 from mel_pipeline.defs.staging import WAREHOUSE_POOL, staging_key
-from mel_pipeline.excel_export import BackgroundExport
-from mel_pipeline.publish import STAGING_PREFIX, publish_marts
+from mel_pipeline.excel_export import export_workbook
+from mel_pipeline.publish import publish_marts
 from mel_pipeline.quality import SUITES, QualityReport, SuiteResult, validate_marts
 from mel_pipeline.report import build_report
 from mel_pipeline.summaries import markdown_table
@@ -75,19 +75,12 @@ class QualityVeto(Exception):
 
 @dataclass
 class QualityGate:
-    """The `validate` callable handed to publish_marts: runs the suites, keeps the report, vetoes a failure.
-
-    Meanwhile another process writes the Excel workbook of the same marts (`workbook`): the publish
-    keeps it if the marts go out, and cancels it otherwise.
-    """
+    """The `validate` callable handed to publish_marts: runs the suites, keeps the report, vetoes a failure."""
 
     docs_dir: Path
-    workbook_path: Path
     report: QualityReport | None = None
-    workbook: BackgroundExport | None = None
 
     def __call__(self, marts_path: Path) -> None:
-        self.workbook = BackgroundExport(marts_path, self.workbook_path, STAGING_PREFIX)
         self.report = validate_marts(marts_path, self.docs_dir)
         if not self.report.passed:
             raise QualityVeto(self.report)
@@ -135,16 +128,11 @@ def publish(context: dg.AssetExecutionContext, warehouse: MelWarehouse):
     rebuilds the officers' report (data/marts/report/) and the Excel workbook (data/marts/mel_marts.xlsx).
     Data Docs for the suites are written to data/marts/quality/ either way."""
     settings = warehouse.settings()
-    gate = QualityGate(settings.marts_dir / QUALITY_DIR, settings.marts_dir / WORKBOOK_FILE)
+    gate = QualityGate(settings.marts_dir / QUALITY_DIR)
     try:
         with warehouse.connect() as connection:
             published = publish_marts(connection, settings, validate=gate)
-    except BaseException as error:
-        if gate.workbook is not None:
-            gate.workbook.cancel()
-        if not isinstance(error, QualityVeto):
-            raise
-        veto = error
+    except QualityVeto as veto:
         yield from quality_check_results(veto.report)
         raise dg.Failure(
             description="The new marts were not published (the previous ones stay in place): "
@@ -153,7 +141,7 @@ def publish(context: dg.AssetExecutionContext, warehouse: MelWarehouse):
         ) from None
     context.log.info(f"published {published.path} ({sum(published.row_counts.values())} rows)")
     report = build_report(published.path, settings.marts_dir / REPORT_DIR, quality=gate.report)
-    workbook = gate.workbook.finish()
+    workbook = export_workbook(published.path, settings.marts_dir / WORKBOOK_FILE)
     context.log.info(f"rebuilt {report} and {workbook}")
     outputs = {
         "report": dg.MetadataValue.path(str(report)),
