@@ -210,6 +210,11 @@ def load_files(connection: duckdb.DuckDBPyConnection, settings: Settings, source
     def validate(relations: list[str]) -> list[tuple[str, str]]:
         union = " UNION ALL BY NAME ".join(f"SELECT * FROM {labelled(relation, raw.relative_path)}"
                                            for raw, relation in zip(raws, relations))
+        if inputs[0].csv_scan is not None:
+            # Numbering a CSV's rows keeps its scan on one thread: the text is numbered once into a table,
+            # then parsed and checked on every thread.
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE raw_text AS {union}")
+            union = "SELECT * FROM raw_text"
         query = compile_validation(source, schema, f"({union})", settings.pseudonym_key, known)
         validate_into(connection, query, "checked")
         return query.output_columns
@@ -243,6 +248,7 @@ def load_files(connection: duckdb.DuckDBPyConnection, settings: Settings, source
         "SELECT _source_file, count(*) FILTER (WHERE _failures IS NULL), count(*) FILTER (WHERE _failures IS NOT NULL) "
         "FROM checked GROUP BY _source_file").fetchall()}
     connection.execute("DROP TABLE checked")
+    connection.execute("DROP TABLE IF EXISTS raw_text")
     if inputs[0].csv_scan is None:
         connection.unregister("raw_input")
     results = []
