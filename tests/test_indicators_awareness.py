@@ -71,8 +71,10 @@ def test_awr03_counts_each_person_once_to_date_and_once_across_projects_in_the_p
     ]
 
     def contact(project, person, sex, channel, date, event="E1"):
+        # A pseudonym is 32 hex digits, as ingest makes it: here the name's bytes in hex.
         return {"project_code": project, "event_id": event, "event_date": date, "channel": channel,
-                "person_id": person, "sex": sex, "state": "Puebla", "participant_type": "worker"}
+                "person_id": person.encode().hex().rjust(32, "0"), "sex": sex, "state": "Puebla",
+                "participant_type": "worker"}
 
     rows = compute_indicators({"projects": projects, "participants": [
         contact("MAP", "p1", "female", "in_person", dt.date(2022, 2, 1)),
