@@ -95,7 +95,8 @@ def render_source(source: Source) -> str:
         lines.append(f"- Rule: {' to '.join(source.within_project_dates)} must overlap the project's dates")
     if source.pseudonym:
         output, identifiers = source.pseudonym
-        lines.append(f"- Pseudonym: `{output}` = keyed hash of the first of {', '.join(identifiers)} that is given")
+        lines.append(f"- Pseudonym: `{output}` = keyed hash of the first of {', '.join(identifiers)} that is given "
+                     f"(HMAC-SHA256, its first 32 hex digits)")
     lines += ["", "| column | type | value required | optional column | Spanish / other names | allowed values | description |",
               "|---|---|---|---|---|---|---|"]
     for name, column in schema.columns.items():
