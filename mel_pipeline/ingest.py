@@ -21,7 +21,7 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 
 from mel_pipeline.contract import SOURCES, Source
-from mel_pipeline.readers.files import RawFile, UnreadableFile, check_readable, discover
+from mel_pipeline.readers.files import HashCache, RawFile, UnreadableFile, check_readable, discover
 from mel_pipeline.readers.tabular import (
     HeaderMap, arrow_relation, csv_relation, csv_scan_sql, map_header, read_xlsx, row_offsets_values, sniff_csv,
 )
@@ -273,7 +273,9 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     schema = source.schema(settings.as_of)
     ensure_staging_table(connection, source, schema)
     version = contract_version(source, schema, connection, settings.pseudonym_key)
-    files = discover(settings.raw_dir / source.name, settings.raw_dir, source.formats)
+    hashes = HashCache(settings.file_hashes_path)
+    files = discover(settings.raw_dir / source.name, settings.raw_dir, source.formats, hashes)
+    hashes.save()
     previous = {file: (sha, ver) for file, sha, ver in connection.execute(
         "SELECT file, sha256, contract_version FROM load_audit WHERE source = ?", [source.name]).fetchall()}
     present = {raw.relative_path for raw in files}

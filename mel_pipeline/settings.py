@@ -53,6 +53,11 @@ class Settings:
         return replace(settings, **overrides) if overrides else settings
 
     @property
+    def file_hashes_path(self) -> Path:
+        """Where the raw files' content hashes are remembered between runs (beside the warehouse)."""
+        return self.warehouse_path.with_name("raw_file_hashes.json")
+
+    @property
     def uses_development_key(self) -> bool:
         """True when no real pseudonym key was configured."""
         return self.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY

@@ -110,6 +110,7 @@ def raw_dir(tmp_path: Path, monkeypatch) -> Path:
     for source in ("projects", "participants"):
         shutil.copytree(REPO_ROOT / "data" / "raw" / source, raw / source)
     monkeypatch.setenv("MEL_RAW_DIR", str(raw))
+    monkeypatch.setenv("MEL_WAREHOUSE", str(tmp_path / "warehouse" / "mel.duckdb"))  # where the hash cache goes
     return raw
 
 

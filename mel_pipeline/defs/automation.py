@@ -25,14 +25,13 @@ import datetime as dt
 import hashlib
 import inspect
 import json
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.defs.staging import staging_key
-from mel_pipeline.readers.files import discover
+from mel_pipeline.readers.files import HashCache, discover
 from mel_pipeline.settings import Settings
 from mel_pipeline.summaries import markdown_table
 
@@ -69,16 +68,20 @@ run_failures = dg.AssetSpec(
 )
 
 
-def raw_file_hashes(raw_dir: Path) -> dict[str, str]:
-    """Content hash of every file the staging assets would read, by path relative to `raw_dir`.
+def raw_file_hashes(settings: Settings) -> dict[str, str]:
+    """Content hash of every file the staging assets would read, by path relative to the raw folder.
 
-    Uses the readers' own discovery, so hidden files and Excel's `~$` lock files never start a run.
+    Uses the readers' own discovery, so hidden files and Excel's `~$` lock files never start a run,
+    and their hash cache, so a tick reads only files that may have changed.
     """
-    return {
+    hashes = HashCache(settings.file_hashes_path)
+    found = {
         file.relative_path: file.sha256
         for source in SOURCES.values()
-        for file in discover(raw_dir / source.name, raw_dir, source.formats)
+        for file in discover(settings.raw_dir / source.name, settings.raw_dir, source.formats, hashes)
     }
+    hashes.save()
+    return found
 
 
 def raw_files_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
@@ -92,7 +95,7 @@ def raw_files_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
     """
     settings = Settings.from_env()
     previous = json.loads(context.cursor) if context.cursor else {}
-    current = raw_file_hashes(settings.raw_dir)
+    current = raw_file_hashes(settings)
     changes = sorted((path, previous.get(path), current.get(path))
                      for path in previous.keys() | current.keys() if previous.get(path) != current.get(path))
     if not changes:

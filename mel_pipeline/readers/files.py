@@ -7,6 +7,8 @@ what is wrong. Nothing in this module parses rows.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +44,46 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def discover(folder: Path, raw_root: Path, formats: tuple[str, ...]) -> list[RawFile]:
+class HashCache:
+    """SHA-256s of files kept between runs in a JSON file, each under its file's size, inode and change times.
+
+    Hashing every raw file on every refresh, and on every tick of the file sensor, would read
+    gigabytes to find one changed file. A file whose size, inode, modification time and status
+    change time (which no tool can set back) are all as they were is not read again. Losing the
+    cache file, or two processes writing it at once, only costs reading the files again.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.entries: dict[str, list] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.entries = {}
+        self.seen: dict[str, list] = {}
+
+    def sha256(self, path: Path) -> str:
+        """The file's content hash, read again only if the file may have changed."""
+        status = path.stat()
+        stamp = [status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns]
+        key = str(path.resolve())
+        entry = self.entries.get(key)
+        digest = entry[-1] if entry and entry[:-1] == stamp else sha256_of(path)
+        self.seen[key] = [*stamp, digest]
+        return digest
+
+    def save(self) -> None:
+        """Keep what this process saw (and what others saw), written whole so no reader meets half a file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}-{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({**self.entries, **self.seen}), encoding="utf-8")
+        os.replace(temporary, self.path)
+
+
+def discover(folder: Path, raw_root: Path, formats: tuple[str, ...], hashes: HashCache | None = None) -> list[RawFile]:
     """Every regular file in `folder` (not hidden, not a link escaping `raw_root`), sorted by name.
 
-    Paths are reported relative to `raw_root`, e.g. `participants/2024-S1.csv`.
+    Paths are reported relative to `raw_root`, e.g. `participants/2024-S1.csv`. Content hashes come
+    from `hashes` when given.
 
     A file whose extension is not one of the source's formats is still returned, with format
     'unsupported', so it is reported rather than silently ignored.
@@ -64,7 +102,8 @@ def discover(folder: Path, raw_root: Path, formats: tuple[str, ...]) -> list[Raw
         file_format = SUFFIX_FORMATS.get(path.suffix.lower(), "unsupported")
         if file_format not in formats:
             file_format = "unsupported"
-        found.append(RawFile(path, relative, file_format, sha256_of(path), path.stat().st_size))
+        digest = hashes.sha256(path) if hashes is not None else sha256_of(path)
+        found.append(RawFile(path, relative, file_format, digest, path.stat().st_size))
     return found
 
 
