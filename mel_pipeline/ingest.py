@@ -267,15 +267,17 @@ def _quarantine(connection: duckdb.DuckDBPyConnection, source: Source, raw: RawF
     return FileResult(raw.relative_path, "quarantined", notes=[message])
 
 
-def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, source_name: str) -> SourceResult:
-    """Bring `stg_<source>` up to date with the source's folder under the raw data directory."""
+def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, source_name: str,
+                  hashes: HashCache | None = None) -> SourceResult:
+    """Bring `stg_<source>` up to date with the source's folder under the raw data directory.
+
+    `hashes`, if given, spares reading files that have not changed since it last saw them.
+    """
     source = SOURCES[source_name]
     schema = source.schema(settings.as_of)
     ensure_staging_table(connection, source, schema)
     version = contract_version(source, schema, connection, settings.pseudonym_key)
-    hashes = HashCache(settings.file_hashes_path)
     files = discover(settings.raw_dir / source.name, settings.raw_dir, source.formats, hashes)
-    hashes.save()
     previous = {file: (sha, ver) for file, sha, ver in connection.execute(
         "SELECT file, sha256, contract_version FROM load_audit WHERE source = ?", [source.name]).fetchall()}
     present = {raw.relative_path for raw in files}

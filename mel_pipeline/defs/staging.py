@@ -6,6 +6,7 @@ import dagster as dg
 from mel_pipeline.contract import LOAD_ORDER, SOURCES, Source
 from mel_pipeline.defs.resources import MelWarehouse
 from mel_pipeline.ingest import ingest_source
+from mel_pipeline.readers.files import HashCache
 from mel_pipeline.summaries import rejection_counts, rejection_sample, table_preview
 
 STAGING_GROUP = "staging"
@@ -48,8 +49,11 @@ def build_staging_asset(source: Source) -> dg.AssetsDefinition:
         metadata={"contract": dg.MetadataValue.path(f"docs/data-contract.md#{source.name}")},
     )
     def staging_asset(context: dg.AssetExecutionContext, warehouse: MelWarehouse) -> dg.MaterializeResult:
+        settings = warehouse.settings()
+        hashes = HashCache(settings.file_hashes_path)
         with warehouse.connect() as connection:
-            result = ingest_source(connection, warehouse.settings(), source.name)
+            result = ingest_source(connection, settings, source.name, hashes)
+            hashes.save()
             table = f"stg_{source.name}"
             total_rows = connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
             audit = connection.execute(
