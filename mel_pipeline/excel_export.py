@@ -65,6 +65,8 @@ def safe_text(text: str) -> str:
     """Text Excel shows as typed: formula-like text gets a leading single quote; XML-illegal characters go;
     line ends become line feeds, as XML parsers read them; text past Excel's limit for a cell is cut,
     ending in an ellipsis (Excel would refuse to open the file)."""
+    if text.isprintable() and not text.startswith(FORMULA_TRIGGERS) and len(text) <= EXCEL_MAX_TEXT:
+        return text  # most cells: nothing to change, known without a regular expression
     text = ILLEGAL_CHARACTERS_RE.sub("", text)
     if text.startswith(FORMULA_TRIGGERS):
         text = "'" + text

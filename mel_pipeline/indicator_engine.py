@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from mel_pipeline.indicator_registry import RESULT_COLUMNS, IndicatorError, IndicatorSheet
+from mel_pipeline.indicator_registry import RESULT_COLUMNS, IndicatorError, IndicatorSheet, shared_views_sql
 from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import quote_literal as ql
 from mel_pipeline.warehouse import table_exists, table_fingerprint
@@ -118,20 +118,19 @@ def tables_read(connection: duckdb.DuckDBPyConnection, sql: str, parameters: dic
     return tables
 
 
-def inputs_fingerprint(connection: duckdb.DuckDBPyConnection, sql: str, parameters: dict) -> str:
+def inputs_fingerprint(connection: duckdb.DuckDBPyConnection, sql: str, parameters: dict, shared_sql: str) -> str:
     """A fingerprint of everything an indicator's rows depend on.
 
-    Its SQL and parameters, the macros it may call, and the content of every table it reads,
+    Its SQL and parameters, the shared views and macros it may use (`shared_sql`, their
+    definitions), and the content of every table it reads,
     directly or through views, as DuckDB itself binds the query: a staging table by its files'
     hashes and contract versions in `load_audit` (hashing millions of rows would cost what
     recomputing does), any other table by its rows.
     """
     from mel_pipeline.contract import SOURCES
 
-    macros = connection.execute(
-        "SELECT string_agg(function_name || ':' || coalesce(macro_definition, ''), '|' ORDER BY ALL) "
-        "FROM duckdb_functions() WHERE NOT internal AND function_type IN ('macro', 'table_macro')").fetchone()[0]
-    described = {"sql": sql, "parameters": {name: str(value) for name, value in parameters.items()}, "macros": macros}
+    described = {"sql": sql, "parameters": {name: str(value) for name, value in parameters.items()},
+                 "shared": shared_sql}
     for table in sorted(tables_read(connection, sql, parameters)):
         source = table.removeprefix("stg_")
         if table.startswith("stg_") and source in SOURCES:
@@ -151,7 +150,7 @@ def run_indicator(connection: duckdb.DuckDBPyConnection, sheet: IndicatorSheet, 
     connection.execute(INPUTS_TABLE_SQL)
     try:
         parameters = _parameters(sheet.sql, settings)
-        fingerprint = inputs_fingerprint(connection, sheet.sql, parameters)
+        fingerprint = inputs_fingerprint(connection, sheet.sql, parameters, shared_views_sql(settings.indicators_dir))
     except (duckdb.Error, IndicatorError) as error:
         raise IndicatorError(f"{label}: {error}") from None
     previous = connection.execute(
