@@ -278,8 +278,11 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     ensure_staging_table(connection, source, schema)
     version = contract_version(source, schema, connection, settings.pseudonym_key)
     files = discover(settings.raw_dir / source.name, settings.raw_dir, source.formats, hashes)
-    previous = {file: (sha, ver) for file, sha, ver in connection.execute(
-        "SELECT file, sha256, contract_version FROM load_audit WHERE source = ?", [source.name]).fetchall()}
+    previous = {file: (sha, ver, FileResult(file, "unchanged" if status == "loaded" else status, read, loaded,
+                                            rejected, [notes] if notes else []))
+                for file, sha, ver, status, read, loaded, rejected, notes in connection.execute(
+                    "SELECT file, sha256, contract_version, status, rows_read, rows_loaded, rows_rejected, notes "
+                    "FROM load_audit WHERE source = ?", [source.name]).fetchall()}
     present = {raw.relative_path for raw in files}
     removed = sorted(set(previous) - present)
     for file in removed:
@@ -287,8 +290,9 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     results = {}
     changed = []
     for raw in files:
-        if previous.get(raw.relative_path) == (raw.sha256, version):
-            results[raw.relative_path] = _unchanged(connection, source.name, raw.relative_path)
+        sha256, staged_version, staged = previous.get(raw.relative_path, (None, None, None))
+        if (sha256, staged_version) == (raw.sha256, version):
+            results[raw.relative_path] = staged
         else:
             changed.append(raw)
     small = [raw for raw in changed if raw.format == "csv" and source.reader != "survey" and raw.size <= BATCH_FILE_BYTES]
@@ -337,11 +341,3 @@ def _stage_files(connection: duckdb.DuckDBPyConnection, source: Source, raws: li
         connection.execute("ROLLBACK")
         raise
     return results
-
-
-def _unchanged(connection: duckdb.DuckDBPyConnection, source: str, file: str) -> FileResult:
-    status, read, loaded, rejected, notes = connection.execute(
-        "SELECT status, rows_read, rows_loaded, rows_rejected, notes FROM load_audit WHERE source = ? AND file = ?",
-        [source, file]).fetchone()
-    return FileResult(file, "unchanged" if status == "loaded" else status, read, loaded, rejected,
-                      [notes] if notes else [])
