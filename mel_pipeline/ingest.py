@@ -31,6 +31,8 @@ from mel_pipeline.warehouse import quote_identifier as qi
 from mel_pipeline.warehouse import table_exists, table_fingerprint
 
 MAX_SHOWN_VALUE = 200
+# The as-of date the contract version is computed for (any fixed date would do).
+VERSION_AS_OF = dt.date(2000, 1, 1)
 # Changed CSV files up to this size are validated together, this many at a time.
 BATCH_FILE_BYTES = 1 << 20
 BATCH_FILES = 100
@@ -72,11 +74,12 @@ class SourceResult:
 
 def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duckdb.DuckDBPyConnection,
                      pseudonym_key: str) -> str:
-    """A fingerprint of everything a file's staged rows depend on besides its own bytes.
+    """A fingerprint of everything a file's staged rows depend on besides its own bytes and the as-of date.
 
-    The schema (columns, checks and their bounds, which include the run's as-of date), the
-    cross-source rules, the content of the registers those rules look up, and, for person-level
-    sources, the pseudonym key (as a keyed hash: the key itself never reaches the warehouse).
+    The schema (columns, checks and their bounds: give it the schema for VERSION_AS_OF, since the
+    as-of date is judged on its own in `ingest_source`), the cross-source rules, the content of the
+    registers those rules look up, and, for person-level sources, the pseudonym key (as a keyed
+    hash: the key itself never reaches the warehouse).
     """
     described = {
         "columns": {name: [col.metadata.get("kind"), col.nullable, [(c.name, c.statistics) for c in col.checks],
@@ -276,7 +279,11 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     source = SOURCES[source_name]
     schema = source.schema(settings.as_of)
     ensure_staging_table(connection, source, schema)
-    version = contract_version(source, schema, connection, settings.pseudonym_key)
+    version = contract_version(source, source.schema(VERSION_AS_OF), connection, settings.pseudonym_key)
+    as_of = settings.as_of.isoformat()
+    future_dated = {file for (file,) in connection.execute(
+        "SELECT DISTINCT file FROM rejected_rows WHERE source = ? AND \"check\" = 'less_than_or_equal_to'",
+        [source.name]).fetchall()}
     files = discover(settings.raw_dir / source.name, settings.raw_dir, source.formats, hashes)
     previous = {file: (sha, ver, FileResult(file, "unchanged" if status == "loaded" else status, read, loaded,
                                             rejected, [notes] if notes else []))
@@ -290,23 +297,28 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     results = {}
     changed = []
     for raw in files:
-        sha256, staged_version, staged = previous.get(raw.relative_path, (None, None, None))
-        if (sha256, staged_version) == (raw.sha256, version):
+        sha256, staged_version, staged = previous.get(raw.relative_path, (None, "", None))
+        staged_contract, _, staged_as_of = staged_version.partition("@")
+        # A later as-of date only lets later dates in: it changes no verdict unless one was refused as
+        # in the future. So a nightly refresh, whose as-of date is each new day, reads unchanged files once.
+        same_verdicts = staged_as_of == as_of or (staged_as_of < as_of and raw.relative_path not in future_dated)
+        if (sha256, staged_contract) == (raw.sha256, version) and same_verdicts:
             results[raw.relative_path] = staged
         else:
             changed.append(raw)
+    recorded_version = f"{version}@{as_of}"  # what load_audit keeps: the contract and the as-of date
     small = [raw for raw in changed if raw.format == "csv" and source.reader != "survey" and raw.size <= BATCH_FILE_BYTES]
     for start in range(0, len(small), BATCH_FILES):
         batch = small[start:start + BATCH_FILES]
         try:
-            loaded = _stage_files(connection, source, batch, version,
+            loaded = _stage_files(connection, source, batch, recorded_version,
                                   lambda: load_files(connection, settings, source, schema, batch))
         except (OneFileAtATime, *UNREADABLE):
             continue  # staged one by one below, where an unreadable file is quarantined on its own
         results.update((result.file, result) for result in loaded)
     for raw in changed:
         if raw.relative_path not in results:
-            results[raw.relative_path] = _stage_one(connection, settings, source, schema, raw, version)
+            results[raw.relative_path] = _stage_one(connection, settings, source, schema, raw, recorded_version)
     return SourceResult(source.name, [results[raw.relative_path] for raw in files], removed)
 
 

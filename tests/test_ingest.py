@@ -198,6 +198,35 @@ def test_unchanged_files_are_skipped_changed_ones_reloaded_removed_ones_forgotte
         ("indicator_reports/a.csv", "loaded", 4), ("indicator_reports/c.csv", "unchanged", 1)]
 
 
+def test_a_later_as_of_date_rereads_only_files_with_dates_refused_as_future(tmp_path):
+    """A nightly refresh has a new as-of date each day: only a file with a row dated after the old one
+    can get a different verdict; going back in time rereads everything."""
+    raw = tmp_path / "raw"
+    write(raw, "projects/projects.csv", PROJECTS)
+    write(raw, "indicator_reports/past.csv", CLEAN)
+    write(raw, "indicator_reports/early.csv", HEADER + "MAP,AWR-01,2024-01-01,2024-06-30,,,,,7\n")
+
+    def refresh(as_of: dt.date):
+        settings = settings_for(tmp_path, raw, as_of=as_of)
+        with open_warehouse(settings) as connection:
+            write_catalog(connection, CATALOG)
+            ingest_source(connection, settings, "projects")
+            result = ingest_source(connection, settings, "indicator_reports")
+            staged = connection.execute("SELECT count(*) FROM stg_indicator_reports").fetchone()[0]
+        return [(file.file, file.status, file.rows_loaded) for file in result.files], staged
+
+    assert refresh(dt.date(2024, 3, 1)) == ([("indicator_reports/early.csv", "loaded", 0),
+                                            ("indicator_reports/past.csv", "loaded", 3)], 3)
+    assert refresh(dt.date(2024, 3, 2)) == ([("indicator_reports/early.csv", "loaded", 0),
+                                            ("indicator_reports/past.csv", "unchanged", 3)], 3)
+    assert refresh(dt.date(2024, 12, 31)) == ([("indicator_reports/early.csv", "loaded", 1),
+                                              ("indicator_reports/past.csv", "unchanged", 3)], 4)
+    assert refresh(dt.date(2025, 1, 1)) == ([("indicator_reports/early.csv", "unchanged", 1),
+                                            ("indicator_reports/past.csv", "unchanged", 3)], 4)
+    assert refresh(dt.date(2024, 2, 1)) == ([("indicator_reports/early.csv", "loaded", 0),
+                                            ("indicator_reports/past.csv", "loaded", 3)], 3)
+
+
 def test_a_changed_projects_register_revalidates_the_sources_that_use_it(tmp_path):
     load(tmp_path, {"indicator_reports/a.csv": CLEAN})
     result, *_ = load(tmp_path, {"projects/projects.csv": PROJECTS.replace("2019-12-15", "2019-12-16")})

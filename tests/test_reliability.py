@@ -221,8 +221,8 @@ def scenario(tmp_path_factory, sample_raw) -> Scenario:
     seen.kills.append(kill_when(place, "during the indicators", lambda events: any(
         kind == "STEP_START" and step.endswith("_indicators") for kind, step in events)))
     seen.kills.append(kill_when(place, "during the publish", lambda events: building_parquet(place)))
-    # Another as-of date changes every file's contract version, so this refresh re-reads every file and
-    # the kill lands in real loading.
+    # An earlier as-of date could refuse dates the staged files hold, so this refresh re-reads every file
+    # and the kill lands in real loading.
     seen.kills.append(kill_when(place, "after the first staging asset", lambda events: any(
         kind == "STEP_SUCCESS" and step.startswith("stg_") for kind, step in events), as_of="2025-12-30"))
     seen.recovery = place.refresh()
