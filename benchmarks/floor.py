@@ -38,8 +38,8 @@ from mel_pipeline import codes
 from mel_pipeline.contract import LOAD_ORDER, SOURCES
 from mel_pipeline.indicator_engine import INDICATOR_VALUES_SQL, RESULTS_TABLE_SQL, write_catalog
 from mel_pipeline.indicator_registry import load_registry, shared_views_sql
-from mel_pipeline.marts import SENTINEL_SIGNALS_SQL, build_marts
-from mel_pipeline.publish import MARTS_FILE, export_parquet
+from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
+from mel_pipeline.publish import MARTS_FILE, export_parquet, write_marts
 from mel_pipeline.readers.files import discover
 from mel_pipeline.readers.iati import read_iati
 from mel_pipeline.readers.tabular import read_xlsx
@@ -164,9 +164,7 @@ def run(settings: Settings, out_dir: Path) -> dict[str, float]:
     timings["indicator_values and sentinel_signals"] = time.perf_counter() - started
     started = time.perf_counter()
     marts_path = out_dir / "marts" / MARTS_FILE
-    connection.execute(f"ATTACH {ql(str(marts_path))} AS mart")
-    build_marts(connection, settings.suppression_threshold)
-    connection.execute("DETACH mart")
+    write_marts(connection, marts_path, settings.suppression_threshold)
     connection.close()
     export_parquet(marts_path, out_dir / "marts" / "parquet")
     timings["marts and Parquet"] = time.perf_counter() - started

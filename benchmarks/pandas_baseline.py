@@ -35,8 +35,8 @@ from mel_pipeline.codes import normalise_token, spelling_map
 from mel_pipeline.contract import LOAD_ORDER, SOURCES, Source
 from mel_pipeline.indicator_engine import INDICATOR_VALUES_SQL, RESULTS_TABLE_SQL, write_catalog
 from mel_pipeline.indicator_registry import RESULT_COLUMNS, IndicatorSheet, load_registry, shared_views_sql
-from mel_pipeline.marts import SENTINEL_SIGNALS_SQL, build_marts
-from mel_pipeline.publish import MARTS_FILE, export_parquet
+from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
+from mel_pipeline.publish import MARTS_FILE, export_parquet, write_marts
 from mel_pipeline.readers.iati import read_iati
 from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import configure
@@ -441,9 +441,7 @@ def publish(settings: Settings, out_dir: Path, sheets: list[IndicatorSheet], sta
     connection.execute(INDICATOR_VALUES_SQL)
     connection.execute(SENTINEL_SIGNALS_SQL)
     marts_path = out_dir / "marts" / MARTS_FILE
-    connection.execute(f"ATTACH {ql(str(marts_path))} AS mart")
-    build_marts(connection, settings.suppression_threshold)
-    connection.execute("DETACH mart")
+    write_marts(connection, marts_path, settings.suppression_threshold)
     connection.close()
     export_parquet(marts_path, out_dir / "marts" / "parquet")
     timings["indicator_values, marts and Parquet"] = time.perf_counter() - started

@@ -51,6 +51,15 @@ def _clear_leftovers(marts_dir: Path, keep: set[Path]) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
 
 
+def write_marts(connection: duckdb.DuckDBPyConnection, marts_path: Path, threshold: int) -> dict[str, int]:
+    """Build every mart table from the open warehouse into a new DuckDB file; returns rows per table."""
+    connection.execute(f"ATTACH {ql(str(marts_path))} AS mart")
+    try:
+        return build_marts(connection, threshold)
+    finally:
+        connection.execute("DETACH mart")
+
+
 def export_parquet(marts_path: Path, folder: Path) -> None:
     """One Parquet file per mart table, read from the finished marts file."""
     folder.mkdir(parents=True)
@@ -75,11 +84,7 @@ def publish_marts(connection: duckdb.DuckDBPyConnection, settings: Settings,
     parquet_dir = marts_dir / f"{STAGING_PREFIX}{token}-parquet"
     _clear_leftovers(marts_dir, keep=set())
     try:
-        connection.execute(f"ATTACH {ql(str(building))} AS mart")
-        try:
-            counts = build_marts(connection, settings.suppression_threshold)
-        finally:
-            connection.execute("DETACH mart")
+        counts = write_marts(connection, building, settings.suppression_threshold)
         export_parquet(building, parquet_dir)
         if validate is not None:
             validate(building)
