@@ -23,7 +23,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from mel_pipeline.codes import normalise_token, spelling_map
-from mel_pipeline.contract import COMPARISONS, PATTERN_HINTS, Source
+from mel_pipeline.contract import PATTERN_HINTS, Source
 from mel_pipeline.warehouse import quote_identifier as qi
 from mel_pipeline.warehouse import quote_literal as ql
 

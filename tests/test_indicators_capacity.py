@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from tests.conftest import compute_indicators, parts, pick, report, row_of, semester_rows
+from tests.conftest import compute_indicators, parts, report, row_of, semester_rows
 
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
 H2 = {"period_start": dt.date(2022, 7, 1), "period_end": dt.date(2022, 12, 31)}

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from tests.conftest import compute_indicators, parts, pick, report, row_of, semester_rows
+from tests.conftest import compute_indicators, parts, report, row_of, semester_rows
 
 H2_2021 = {"period_start": dt.date(2021, 7, 1), "period_end": dt.date(2021, 12, 31)}
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}

@@ -1,6 +1,5 @@
 """Publishing marts: whole-file swap, failed runs leave the old marts, open readers keep a consistent view."""
 
-import datetime as dt
 import subprocess
 import sys
 import textwrap
