@@ -114,23 +114,26 @@ def sample_raw(tmp_path_factory) -> Path:
 LOAD_TIME = {"load_audit": ("loaded_at", "contract_version")}
 
 
-def table_digests(connection, exclude=None):
-    """Every table of an open marts file: [rows, digest of its rows in a fixed order], DOUBLEs to 12 digits.
+def relation_digest(connection, table: str, skipped: tuple[str, ...] = (), where: str = "true") -> list:
+    """[rows, digest of the rows in a fixed order] of a table, DOUBLEs to 12 digits, `skipped` columns left out.
 
     DuckDB's parallel sums of DOUBLEs can differ in the last bit from one run to the next (see
     test_indicator_values_do_not_depend_on_the_order_rows_are_stored_in), so they are compared to 12
     significant digits; every other value is compared exactly.
     """
-    digests = {}
-    for (table,) in connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall():
-        columns = connection.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-                                     "ORDER BY column_index", [table]).fetchall()
-        shown = ", ".join(f"printf('%.12g', \"{name}\") AS \"{name}\"" if kind in ("DOUBLE", "FLOAT") else f'"{name}"'
-                          for name, kind in columns if name not in (exclude or {}).get(table, ()))
-        digests[table] = list(connection.execute(
-            "SELECT count(*), md5(coalesce(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR)), '')) "
-            f'FROM (SELECT {shown} FROM "{table}") t').fetchone())
-    return digests
+    columns = connection.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                                 "ORDER BY column_index", [table]).fetchall()
+    shown = ", ".join(f"printf('%.12g', \"{name}\") AS \"{name}\"" if kind in ("DOUBLE", "FLOAT") else f'"{name}"'
+                      for name, kind in columns if name not in skipped)
+    return list(connection.execute(
+        "SELECT count(*), md5(coalesce(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR)), '')) "
+        f'FROM (SELECT {shown} FROM "{table}" WHERE {where}) t').fetchone())
+
+
+def table_digests(connection, exclude=None):
+    """relation_digest of every table of an open marts file, `exclude` naming columns to leave out per table."""
+    return {table: relation_digest(connection, table, (exclude or {}).get(table, ()))
+            for (table,) in connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()}
 
 
 def digest(marts: Path, exclude: dict[str, tuple[str, ...]] | None = None) -> dict[str, list]:
@@ -138,5 +141,24 @@ def digest(marts: Path, exclude: dict[str, tuple[str, ...]] | None = None) -> di
     connection = duckdb.connect(str(marts), read_only=True)
     try:
         return table_digests(connection, exclude)
+    finally:
+        connection.close()
+
+
+GOLDEN_DIGEST = Path(__file__).resolve().parent / "golden" / "sample_marts.json"
+
+
+def golden_digest(marts: Path) -> dict[str, list]:
+    """What the golden test pins of the sample's marts: every table's digest (load times left out), and
+    `indicator_values` once more per indicator, so that a change shows which indicators' figures moved."""
+    connection = duckdb.connect(str(marts), read_only=True)
+    try:
+        pinned = table_digests(connection, LOAD_TIME)
+        codes = [code for (code,) in connection.execute(
+            "SELECT DISTINCT indicator_code FROM indicator_values ORDER BY indicator_code").fetchall()]
+        for code in codes:
+            pinned[f"indicator_values[{code}]"] = relation_digest(
+                connection, "indicator_values", where=f"indicator_code = '{code}'")
+        return pinned
     finally:
         connection.close()

@@ -1,5 +1,7 @@
 """The whole graph materialized on a copy of the shipped sample, and `mel check` on its files."""
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +16,7 @@ from mel_pipeline.cli import main
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.indicator_registry import load_registry
 from mel_pipeline.settings import REPO_ROOT
-from tests.conftest import LOAD_TIME, digest
+from tests.conftest import GOLDEN_DIGEST, LOAD_TIME, digest, golden_digest
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +98,17 @@ def test_every_indicator_has_published_values(sample_run):
     assert catalogue - published == set()
     themes = {theme for (theme,) in marts.execute("SELECT DISTINCT theme FROM theme_scorecard").fetchall()}
     assert themes == {"awareness", "capacity", "enforcement", "compliance", "cla"}
+
+
+def test_the_sample_marts_match_the_golden_digest(sample_run):
+    """A published figure changes only in a commit that names the bug it fixes and updates
+    tests/golden/sample_marts.json with it: `MEL_UPDATE_GOLDEN=1 make test` rewrites the file."""
+    *_, folder = sample_run
+    published = golden_digest(folder / "marts" / "mel.duckdb")
+    if os.environ.get("MEL_UPDATE_GOLDEN") == "1":
+        lines = (f"  {json.dumps(name)}: {json.dumps(pinned)}" for name, pinned in sorted(published.items()))
+        GOLDEN_DIGEST.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+    assert published == json.loads(GOLDEN_DIGEST.read_text(encoding="utf-8"))
 
 
 def test_mel_check_names_file_row_and_column_and_exits_1(sample_raw):
