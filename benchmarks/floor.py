@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from mel_pipeline import codes
 from mel_pipeline.contract import LOAD_ORDER, SOURCES
-from mel_pipeline.indicator_engine import INDICATOR_VALUES_SQL, RESULTS_TABLE_SQL, write_catalog
+from mel_pipeline.indicator_engine import RESULTS_TABLE_SQL, build_indicator_values, write_catalog
 from mel_pipeline.indicator_registry import load_registry, shared_views_sql
 from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
 from mel_pipeline.publish import MARTS_FILE, export_parquet, write_marts
@@ -159,7 +159,7 @@ def run(settings: Settings, out_dir: Path) -> dict[str, float]:
         timings[f"indicator {sheet.code}"] = time.perf_counter() - started
         started = time.perf_counter()
 
-    connection.execute(INDICATOR_VALUES_SQL)
+    build_indicator_values(connection, sheets, settings.as_of)
     connection.execute(SENTINEL_SIGNALS_SQL)
     timings["indicator_values and sentinel_signals"] = time.perf_counter() - started
     started = time.perf_counter()

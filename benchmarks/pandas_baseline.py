@@ -33,7 +33,7 @@ import pandera.pandas as pa
 
 from mel_pipeline.codes import normalise_token, spelling_map
 from mel_pipeline.contract import LOAD_ORDER, SOURCES, Source
-from mel_pipeline.indicator_engine import INDICATOR_VALUES_SQL, RESULTS_TABLE_SQL, write_catalog
+from mel_pipeline.indicator_engine import RESULTS_TABLE_SQL, build_indicator_values, write_catalog
 from mel_pipeline.indicator_registry import RESULT_COLUMNS, IndicatorSheet, load_registry, shared_views_sql
 from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
 from mel_pipeline.publish import MARTS_FILE, export_parquet, write_marts
@@ -438,7 +438,7 @@ def publish(settings: Settings, out_dir: Path, sheets: list[IndicatorSheet], sta
             f"FROM ({sql})", parameters)
         timings[f"indicator {sheet.code}" + (" (pandas)" if compute else " (SQL)")] = time.perf_counter() - started
     started = time.perf_counter()
-    connection.execute(INDICATOR_VALUES_SQL)
+    build_indicator_values(connection, sheets, settings.as_of)
     connection.execute(SENTINEL_SIGNALS_SQL)
     marts_path = out_dir / "marts" / MARTS_FILE
     write_marts(connection, marts_path, settings.suppression_threshold)

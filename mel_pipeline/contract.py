@@ -41,6 +41,7 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+?[0-9 ()-]{8,20}$"
 PROJECT_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
 EARLIEST_DATE = pd.Timestamp("2015-01-01")
+DEFAULT_REPORT_DUE_DAYS = 30
 INDICATOR_CODE_PATTERN = r"^[A-Z]{3}-[0-9]{2}$"
 THEME_LIST_PATTERN = r"^(awareness|capacity|enforcement|compliance|cla)(;(awareness|capacity|enforcement|compliance|cla))*$"
 SERIES_CODE_PATTERN = r"^[a-z0-9_]{3,64}$"
@@ -211,7 +212,7 @@ def _projects(as_of: dt.date) -> pa.DataFrameSchema:
         column("themes", "text", aliases=("temas",),
                checks=(pa.Check.str_matches(THEME_LIST_PATTERN),),
                description="Semicolon-separated theme codes: awareness;capacity;enforcement;compliance;cla."),
-        column("report_due_days", "integer", required=False, optional_column=True, default="30",
+        column("report_due_days", "integer", required=False, optional_column=True, default=str(DEFAULT_REPORT_DUE_DAYS),
                aliases=("dias_entrega",), checks=(pa.Check.in_range(0, 365),),
                description="Days after a period's end within which its report is due (default 30)."),
         column("source_url", "text", required=False, optional_column=True, aliases=("fuente",)),

@@ -19,7 +19,7 @@ import pandas as pd
 
 KEY = ["indicator_code", "project_code", "period_type", "period_start", "period_end", "disaggregation",
        "disaggregation_value"]
-HIDDEN = ["numerator", "denominator", "value", "pct_of_target"]
+HIDDEN = ["numerator", "denominator", "value", "pct_of_target", "stock_decreased"]
 
 
 def primary(frame: pd.DataFrame, threshold: int) -> pd.Series:
@@ -131,7 +131,7 @@ def suppress(frame: pd.DataFrame, threshold: int) -> pd.DataFrame:
     for column in ("numerator", "denominator", "value", "pct_of_target"):
         frame[column] = pd.to_numeric(frame[column]).astype("float64")
     hidden = derived_totals(frame, complementary(frame, primary(frame, threshold)))
-    result = frame.copy()
+    result = frame.astype({"stock_decreased": "boolean"})  # a nullable flag, blanked with the figures
     result.loc[hidden, HIDDEN] = None
     result.loc[hidden, "status"] = "suppressed"
     result["suppressed"] = hidden.astype(bool)

@@ -16,7 +16,20 @@ FIELDS = (("Theme", lambda s: f"{s.theme} ({THEME_NAMES[s.theme]})"), ("Unit", l
           ("Data sources", lambda s: ", ".join(f"`stg_{name}`" for name in s.data_sources)),
           ("Frequency", lambda s: s.frequency),
           ("Counts people (disclosure control applies)", lambda s: "yes" if s.counts_people else "no"),
-          ("Reported by grantees", lambda s: "yes" if s.reported_by_grantees else "no"))
+          ("Reported by grantees", lambda s: "yes" if s.reported_by_grantees else "no"),
+          ("Year and life figures", lambda s: SPAN_FIGURES[s.accumulation if s.rolls_up else "none"]),
+          ("Year and life targets", lambda s: SPAN_TARGETS[s.target_rule]))
+
+SPAN_FIGURES = {
+    "incremental": "rolled up from the semesters (numerators and denominators summed, then the value recomputed)",
+    "cumulative": "the latest semester's, a stock is never summed",
+    "none": "none derived (semesters cannot be combined); year rows only where the SQL returns whole years",
+}
+SPAN_TARGETS = {
+    "sum": "the targets file's for that span, else the sum of its semesters' targets when every semester has one",
+    "latest": "the targets file's for that span, else the latest semester's target",
+    "none": "only as the targets file states them for that span; never derived from the semesters",
+}
 
 
 def render_sheet(sheet: IndicatorSheet) -> str:

@@ -12,6 +12,7 @@ status read in the indicator's direction.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from mel_pipeline.contract import DEFAULT_REPORT_DUE_DAYS
 from mel_pipeline.indicator_registry import RESULT_COLUMNS, IndicatorError, IndicatorSheet, shared_views_sql
 from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import quote_literal as ql
@@ -50,7 +52,7 @@ class IndicatorRun:
 
 
 CATALOG_COLUMNS = ("code", "name", "theme", "definition", "unit", "direction", "accumulation", "aggregation",
-                   "disaggregations", "data_sources", "frequency", "approach", "counts_people",
+                   "rolls_up", "target_rule", "disaggregations", "data_sources", "frequency", "approach", "counts_people",
                    "reported_by_grantees", "series_code", "threshold_upper", "threshold_lower", "modified_z",
                    "on_track_pct", "at_risk_pct", "notes")
 
@@ -60,7 +62,8 @@ def write_catalog(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorS
     connection.execute("""
         CREATE OR REPLACE TABLE indicator_catalog (
             code VARCHAR PRIMARY KEY, name VARCHAR, theme VARCHAR, definition VARCHAR, unit VARCHAR,
-            direction VARCHAR, accumulation VARCHAR, aggregation VARCHAR, disaggregations VARCHAR[],
+            direction VARCHAR, accumulation VARCHAR, aggregation VARCHAR, rolls_up BOOLEAN, target_rule VARCHAR,
+            disaggregations VARCHAR[],
             data_sources VARCHAR[], frequency VARCHAR, approach VARCHAR, counts_people BOOLEAN,
             reported_by_grantees BOOLEAN, series_code VARCHAR, threshold_upper DOUBLE, threshold_lower DOUBLE,
             modified_z DOUBLE, on_track_pct DOUBLE, at_risk_pct DOUBLE, notes VARCHAR)""")
@@ -69,7 +72,8 @@ def write_catalog(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorS
         thresholds = sheet.thresholds
         rows.append([
             sheet.code, sheet.name, sheet.theme, sheet.definition.strip(), sheet.unit, sheet.direction,
-            sheet.accumulation, sheet.aggregation, sheet.disaggregations, sheet.data_sources, sheet.frequency,
+            sheet.accumulation, sheet.aggregation, sheet.rolls_up, sheet.target_rule, sheet.disaggregations,
+            sheet.data_sources, sheet.frequency,
             sheet.approach, sheet.counts_people, sheet.reported_by_grantees,
             thresholds.series_code if thresholds else None, thresholds.upper if thresholds else None,
             thresholds.lower if thresholds else None, thresholds.modified_z if thresholds else None,
@@ -200,31 +204,123 @@ def run_indicator(connection: duckdb.DuckDBPyConnection, sheet: IndicatorSheet, 
     return IndicatorRun(count, recomputed=True)
 
 
+# Semesters are January-June and July-December; a target or result row is a calendar year when it runs
+# from 1 January to 31 December.
+def _semester_start(day: str) -> str:
+    return f"make_date(year({day}), CASE WHEN month({day}) <= 6 THEN 1 ELSE 7 END, 1)"
+
+
+def _is_semester(start: str, end: str) -> str:
+    return f"({start} = {_semester_start(start)} AND {end} = CAST({start} + INTERVAL 6 MONTH - INTERVAL 1 DAY AS DATE))"
+
+
+def _is_year(start: str, end: str) -> str:
+    return f"({start} = make_date(year({start}), 1, 1) AND {end} = make_date(year({start}), 12, 31))"
+
+
+# Figures are summed as DECIMAL, exactly, so that neither the order rows arrive in nor the number of
+# threads can change a last digit: two refreshes of the same data give bit-for-bit equal marts.
+EXACT = "DECIMAL(38, 9)"
+
 INDICATOR_VALUES_SQL = f"""
 CREATE OR REPLACE TABLE indicator_values AS
 WITH catalog AS (SELECT * FROM indicator_catalog),
 results AS (
-    SELECT r.* FROM indicator_results r JOIN catalog c ON c.code = r.indicator_code
+    SELECT r.indicator_code, r.project_code, r.period_start, r.period_end, r.disaggregation, r.disaggregation_value,
+           CAST(r.numerator AS {EXACT}) AS numerator, CAST(r.denominator AS {EXACT}) AS denominator,
+           CAST(r.value AS {EXACT}) AS value, {_is_year('r.period_start', 'r.period_end')} AS whole_year
+    FROM indicator_results r JOIN catalog c ON c.code = r.indicator_code
 ),
-supplied_portfolio AS (SELECT DISTINCT indicator_code FROM results WHERE project_code = '{PORTFOLIO}'),
-project_targets AS (
+supplied AS (
+    -- Portfolio rows or calendar-year rows an indicator's SQL computes itself: the engine adds none of its own.
+    SELECT indicator_code, bool_or(project_code = '{PORTFOLIO}') AS portfolio, bool_or(whole_year) AS years
+    FROM results GROUP BY indicator_code
+),
+target_rows AS (
+    -- A target row's period says what it is for: a semester, a calendar year, or (any other span) the
+    -- life of the project. Sent twice, the later file wins.
     SELECT project_code, indicator_code, period_start, period_end,
-           arg_max(target, _source_file) AS target, arg_max(baseline, _source_file) AS baseline
-    FROM stg_targets GROUP BY ALL
+           CAST(arg_max(target, _source_file) AS {EXACT}) AS target, CAST(arg_max(baseline, _source_file) AS {EXACT}) AS baseline,
+           CASE WHEN {_is_semester('period_start', 'period_end')} THEN 'semester'
+                WHEN {_is_year('period_start', 'period_end')} THEN 'year' ELSE 'life' END AS target_span
+    FROM stg_targets GROUP BY project_code, indicator_code, period_start, period_end
+),
+stated_spans AS (
+    SELECT project_code, indicator_code, target_span,
+           CASE WHEN target_span = 'year' THEN year(period_start) ELSE 0 END AS span_key,
+           arg_max(target, period_end) AS target
+    FROM target_rows WHERE target_span <> 'semester' GROUP BY ALL
+),
+project_semesters AS (
+    SELECT p.project_code, CAST(s.semester AS DATE) AS period_start,
+           CAST(s.semester + INTERVAL 6 MONTH - INTERVAL 1 DAY AS DATE) AS period_end,
+           CAST(coalesce(p.report_due_days, $default_due_days) AS INTEGER) AS due_days
+    FROM stg_projects p,
+         LATERAL (SELECT unnest(generate_series(CAST({_semester_start('p.start_date')} AS TIMESTAMP),
+                                                CAST(p.end_date AS TIMESTAMP), INTERVAL 6 MONTH)) AS semester) s
+),
+expected_projects AS (
+    -- Reports are expected of the projects that have a target for the indicator or have reported it, from
+    -- the first semester with either (monitoring may start after a project does), for indicators grantees
+    -- report and any with targets. Indicators counted from records carry no coverage: there a semester
+    -- without records is a zero, not a missing report.
+    SELECT indicator_code, project_code, min(period_start) AS first_start
+    FROM (SELECT t.indicator_code, t.project_code, t.period_start FROM target_rows t
+          UNION ALL
+          SELECT r.indicator_code, r.project_code, r.period_start FROM results r JOIN catalog c ON c.code = r.indicator_code
+          WHERE r.project_code <> '{PORTFOLIO}'
+            AND (c.reported_by_grantees OR r.indicator_code IN (SELECT indicator_code FROM target_rows)))
+    GROUP BY indicator_code, project_code
+),
+reported AS (
+    SELECT DISTINCT indicator_code, project_code, period_start, period_end FROM results
+    WHERE project_code <> '{PORTFOLIO}' AND NOT whole_year
+),
+coverage AS (
+    -- Every semester a report was due by the as-of date (or came anyway), and whether it came.
+    SELECT e.indicator_code, e.project_code, s.period_start, s.period_end,
+           r.project_code IS NOT NULL AS is_reported
+    FROM expected_projects e
+    JOIN project_semesters s ON s.project_code = e.project_code
+    LEFT JOIN reported r ON r.indicator_code = e.indicator_code AND r.project_code = e.project_code
+         AND r.period_start = s.period_start AND r.period_end = s.period_end
+    WHERE s.period_end >= e.first_start
+      AND (s.period_end + s.due_days <= CAST($as_of AS DATE) OR r.project_code IS NOT NULL)
 ),
 semester AS (
-    SELECT r.*, t.target, t.baseline
+    SELECT r.indicator_code, r.project_code, r.period_start, r.period_end, r.disaggregation, r.disaggregation_value,
+           r.numerator, r.denominator, r.value, t.target, t.baseline, false AS missing_report
     FROM results r
-    LEFT JOIN project_targets t ON r.disaggregation = '{TOTAL}' AND t.project_code = r.project_code
-        AND t.indicator_code = r.indicator_code AND t.period_start = r.period_start AND t.period_end = r.period_end
+    LEFT JOIN target_rows t ON r.disaggregation = '{TOTAL}' AND t.target_span = 'semester'
+         AND t.project_code = r.project_code AND t.indicator_code = r.indicator_code
+         AND t.period_start = r.period_start AND t.period_end = r.period_end
+    WHERE NOT r.whole_year
+    UNION ALL
+    -- A report that was due and never came keeps its target: a missing actual must not raise attainment.
+    SELECT k.indicator_code, k.project_code, k.period_start, k.period_end, '{TOTAL}', '{TOTAL}',
+           NULL, NULL, NULL, t.target, t.baseline, true
+    FROM coverage k
+    JOIN target_rows t ON t.target_span = 'semester' AND t.project_code = k.project_code
+         AND t.indicator_code = k.indicator_code AND t.period_start = k.period_start AND t.period_end = k.period_end
+    WHERE NOT k.is_reported
+),
+semester_coverage AS (
+    SELECT indicator_code, project_code, period_start, period_end, 1 AS periods_expected,
+           CAST(is_reported AS INTEGER) AS periods_reported, NULL AS reporting_projects
+    FROM coverage
+    UNION ALL
+    SELECT indicator_code, '{PORTFOLIO}', period_start, period_end, count(*), count(*) FILTER (WHERE is_reported),
+           string_agg(project_code, ',' ORDER BY project_code) FILTER (WHERE is_reported)
+    FROM coverage GROUP BY indicator_code, period_start, period_end
 ),
 calendar AS (SELECT DISTINCT indicator_code, period_start, period_end FROM semester),
 carried AS (
-    -- A cumulative indicator's portfolio value sums each project's latest value as of the semester's
+    -- A cumulative indicator's portfolio value sums each project's latest reported value as of the semester's
     -- end, so a project that has stopped reporting still counts with what it reached.
     SELECT k.indicator_code, s.project_code, k.period_start, k.period_end, s.disaggregation, s.disaggregation_value,
-           arg_max({{'numerator': s.numerator, 'denominator': s.denominator, 'value': s.value, 'target': s.target}},
-                   s.period_end) AS latest
+           arg_max({{'numerator': s.numerator, 'denominator': s.denominator, 'value': s.value}}, s.period_end)
+               FILTER (WHERE NOT s.missing_report) AS latest,
+           arg_max(s.target, s.period_end) AS target
     FROM calendar k
     JOIN semester s ON s.indicator_code = k.indicator_code AND s.period_end <= k.period_end
     JOIN catalog c ON c.code = k.indicator_code AND c.accumulation = 'cumulative'
@@ -232,25 +328,29 @@ carried AS (
 ),
 portfolio_input AS (
     SELECT s.indicator_code, s.project_code, s.period_start, s.period_end, s.disaggregation, s.disaggregation_value,
-           s.numerator, s.denominator, s.value, s.target
+           s.numerator, s.denominator, s.value, s.target, s.missing_report
     FROM semester s JOIN catalog c ON c.code = s.indicator_code AND c.accumulation = 'incremental'
     UNION ALL
     SELECT indicator_code, project_code, period_start, period_end, disaggregation, disaggregation_value,
-           latest.numerator, latest.denominator, latest.value, latest.target
+           latest.numerator, latest.denominator, latest.value, target, latest IS NULL
     FROM carried
 ),
 portfolio AS (
+    -- Summed targets stand for counts only, and only when every project with a figure has a target of its own.
     SELECT s.indicator_code, '{PORTFOLIO}' AS project_code, s.period_start, s.period_end, s.disaggregation,
            s.disaggregation_value,
            CASE WHEN c.aggregation = 'mean' THEN sum(s.value) ELSE sum(s.numerator) END AS numerator,
            CASE WHEN c.aggregation = 'mean' THEN count(s.value) ELSE sum(s.denominator) END AS denominator,
            CASE c.aggregation WHEN 'sum' THEN sum(s.value) WHEN 'mean' THEN avg(s.value)
                               WHEN 'median' THEN median(s.value) END AS value,
-           CASE WHEN c.aggregation = 'sum' AND count(s.target) = count(*) THEN sum(s.target) END AS target,
-           NULL::DOUBLE AS baseline
+           CASE WHEN c.target_rule = 'sum' AND count(*) FILTER (WHERE NOT s.missing_report AND s.target IS NULL) = 0
+                THEN sum(s.target) END AS target,
+           NULL AS baseline, false AS missing_report
     FROM portfolio_input s JOIN catalog c ON c.code = s.indicator_code
-    WHERE c.aggregation <> 'distinct' AND s.indicator_code NOT IN (SELECT indicator_code FROM supplied_portfolio)
-    GROUP BY s.indicator_code, s.period_start, s.period_end, s.disaggregation, s.disaggregation_value, c.aggregation
+    WHERE c.aggregation <> 'distinct'
+      AND s.indicator_code NOT IN (SELECT indicator_code FROM supplied WHERE portfolio)
+    GROUP BY s.indicator_code, s.period_start, s.period_end, s.disaggregation, s.disaggregation_value, c.aggregation,
+             c.target_rule
 ),
 periods AS (
     SELECT *, 'semester' AS period_type FROM semester
@@ -259,75 +359,151 @@ periods AS (
 ),
 span_members AS (
     SELECT p.*, 'year' AS span_type, year(p.period_start) AS span_key FROM periods p
+    WHERE p.indicator_code NOT IN (SELECT indicator_code FROM supplied WHERE years)
     UNION ALL
     SELECT p.*, 'life' AS span_type, 0 AS span_key FROM periods p
 ),
+span_coverage AS (
+    -- A span runs over the semesters its reports were due in (or arrived in): a project ending in June has a
+    -- half year, and a year with one of two reports says so.
+    SELECT indicator_code, project_code, span_type, span_key, min(period_start) AS span_start,
+           max(period_end) AS span_end, count(*) AS periods_expected, count(*) FILTER (WHERE is_reported) AS periods_reported,
+           NULL AS reporting_projects
+    FROM (SELECT *, 'year' AS span_type, year(period_start) AS span_key FROM coverage
+          UNION ALL SELECT *, 'life', 0 FROM coverage)
+    GROUP BY ALL
+    UNION ALL
+    SELECT indicator_code, '{PORTFOLIO}', span_type, span_key, min(period_start), max(period_end), count(*),
+           count(*) FILTER (WHERE is_reported),
+           string_agg(DISTINCT project_code, ',' ORDER BY project_code) FILTER (WHERE is_reported)
+    FROM (SELECT *, 'year' AS span_type, year(period_start) AS span_key FROM coverage
+          UNION ALL SELECT *, 'life', 0 FROM coverage)
+    GROUP BY indicator_code, span_type, span_key
+),
 spans AS (
-    -- A span's dates are those of the whole year (or life) of the indicator for that project, so a
-    -- category reported in one semester only still shares its total's period.
-    SELECT *, min(period_start) OVER span AS span_start, max(period_end) OVER span AS span_end
-    FROM span_members
-    WINDOW span AS (PARTITION BY indicator_code, project_code, span_type, span_key)
+    -- A category reported in one semester only still shares its total's period.
+    SELECT m.*, least(min(m.period_start) OVER span, any_value(v.span_start) OVER span) AS span_start,
+           greatest(max(m.period_end) OVER span, any_value(v.span_end) OVER span) AS span_end
+    FROM span_members m
+    LEFT JOIN span_coverage v ON v.indicator_code = m.indicator_code AND v.project_code = m.project_code
+         AND v.span_type = m.span_type AND v.span_key = m.span_key
+    WINDOW span AS (PARTITION BY m.indicator_code, m.project_code, m.span_type, m.span_key)
 ),
 span_groups AS (
     -- Medians and de-duplicated counts of separate semesters cannot be combined into a year's:
     -- only cumulative ones (whose latest value is the year's) are rolled up.
     SELECT s.indicator_code, s.project_code, s.disaggregation, s.disaggregation_value, s.span_type AS period_type,
-           s.span_start AS period_start, s.span_end AS period_end, c.accumulation, c.aggregation,
-           arg_max({{'numerator': s.numerator, 'denominator': s.denominator, 'value': s.value, 'target': s.target}},
-                   s.period_end) AS latest,
+           s.span_key, s.span_start AS period_start, s.span_end AS period_end, c.accumulation, c.aggregation,
+           c.target_rule,
+           arg_max({{'numerator': s.numerator, 'denominator': s.denominator, 'value': s.value}}, s.period_end)
+               FILTER (WHERE NOT s.missing_report) AS latest,
+           arg_max(s.target, s.period_end) AS latest_target,
            sum(s.numerator) AS numerator_sum, sum(s.denominator) AS denominator_sum, sum(s.value) AS value_sum,
-           avg(s.value) AS value_mean, sum(s.target) AS target_sum, count(s.target) = count(*) AS every_target
+           avg(s.value) AS value_mean, sum(s.target) AS target_sum,
+           count(*) FILTER (WHERE s.target IS NULL) = 0 AS every_target
     FROM spans s JOIN catalog c ON c.code = s.indicator_code
-    WHERE c.accumulation = 'cumulative' OR c.aggregation IN ('sum', 'ratio', 'mean')
+    WHERE c.rolls_up
     GROUP BY s.indicator_code, s.project_code, s.disaggregation, s.disaggregation_value, s.span_type, s.span_key,
-             s.span_start, s.span_end, c.accumulation, c.aggregation
+             s.span_start, s.span_end, c.accumulation, c.aggregation, c.target_rule
 ),
 rollups AS (
-    SELECT indicator_code, project_code, period_start, period_end, disaggregation, disaggregation_value, period_type,
-           CASE WHEN accumulation = 'cumulative' THEN latest.numerator ELSE numerator_sum END AS numerator,
-           CASE WHEN accumulation = 'cumulative' THEN latest.denominator ELSE denominator_sum END AS denominator,
-           CASE WHEN accumulation = 'cumulative' THEN latest.value
-                WHEN aggregation = 'mean' THEN coalesce(numerator_sum / nullif(denominator_sum, 0), value_mean)
-                ELSE value_sum END AS value,
-           CASE WHEN accumulation = 'cumulative' THEN latest.target WHEN every_target THEN target_sum END AS target,
-           NULL::DOUBLE AS baseline
-    FROM span_groups
+    -- A span's target is the one the targets file gives for it; otherwise it follows the sheet's target
+    -- rule: the sum of its semesters' targets (counts), the latest semester's (cumulative indicators), or
+    -- none (rates and means: a sum of percentages is no target).
+    SELECT g.indicator_code, g.project_code, g.period_start, g.period_end, g.disaggregation, g.disaggregation_value,
+           g.period_type, g.span_key,
+           CASE WHEN g.accumulation = 'cumulative' THEN g.latest.numerator ELSE g.numerator_sum END AS numerator,
+           CASE WHEN g.accumulation = 'cumulative' THEN g.latest.denominator ELSE g.denominator_sum END AS denominator,
+           CASE WHEN g.accumulation = 'cumulative' THEN g.latest.value
+                WHEN g.aggregation = 'mean' THEN coalesce(g.numerator_sum / nullif(g.denominator_sum, 0), g.value_mean)
+                ELSE g.value_sum END AS value,
+           CASE WHEN g.disaggregation <> '{TOTAL}' THEN NULL
+                WHEN t.target IS NOT NULL THEN t.target
+                WHEN g.target_rule = 'sum' AND g.every_target THEN g.target_sum
+                WHEN g.target_rule = 'latest' THEN g.latest_target END AS target,
+           NULL AS baseline
+    FROM span_groups g
+    LEFT JOIN stated_spans t ON g.disaggregation = '{TOTAL}' AND t.project_code = g.project_code
+         AND t.indicator_code = g.indicator_code AND t.target_span = g.period_type AND t.span_key = g.span_key
+),
+supplied_years AS (
+    SELECT r.indicator_code, r.project_code, r.period_start, r.period_end, r.disaggregation, r.disaggregation_value,
+           'year' AS period_type, r.numerator, r.denominator, r.value, t.target, t.baseline
+    FROM results r
+    LEFT JOIN target_rows t ON r.disaggregation = '{TOTAL}' AND t.target_span = 'year'
+         AND t.project_code = r.project_code AND t.indicator_code = r.indicator_code
+         AND t.period_start = r.period_start
+    WHERE r.whole_year
 ),
 combined AS (
     SELECT indicator_code, project_code, period_type, period_start, period_end, disaggregation, disaggregation_value,
-           numerator, denominator, value, target, baseline FROM periods
+           numerator, denominator, value, target, baseline, year(period_start) AS span_key FROM periods
+    UNION ALL BY NAME SELECT *, year(period_start) AS span_key FROM supplied_years
     UNION ALL BY NAME SELECT * FROM rollups
+),
+covered AS (
+    SELECT v.*, coalesce(sc.periods_expected, pc.periods_expected) AS periods_expected,
+           coalesce(sc.periods_reported, pc.periods_reported) AS periods_reported,
+           coalesce(sc.reporting_projects, pc.reporting_projects) AS reporting_projects
+    FROM combined v
+    LEFT JOIN semester_coverage sc ON v.period_type = 'semester' AND sc.indicator_code = v.indicator_code
+         AND sc.project_code = v.project_code AND sc.period_start = v.period_start AND sc.period_end = v.period_end
+    LEFT JOIN span_coverage pc ON v.period_type <> 'semester' AND pc.indicator_code = v.indicator_code
+         AND pc.project_code = v.project_code AND pc.span_type = v.period_type
+         AND pc.span_key = v.span_key
+),
+cumulative_steps AS (
+    -- A stock whose total falls from one reported semester to the next is flagged: neither a cumulative
+    -- count nor the numerator or denominator of a cumulative rate should (a category may, as people move).
+    SELECT v.*, CASE WHEN c.accumulation = 'cumulative' AND v.period_type = 'semester' AND v.disaggregation = '{TOTAL}'
+                     THEN coalesce(v.numerator < lag(v.numerator) OVER stock, false)
+                          OR coalesce(v.denominator < lag(v.denominator) OVER stock, false)
+                          OR coalesce(v.value < lag(v.value) OVER stock AND v.numerator IS NULL, false) END
+                AS stock_decreased
+    FROM covered v JOIN catalog c ON c.code = v.indicator_code
+    WINDOW stock AS (PARTITION BY v.indicator_code, v.project_code, v.period_type, v.disaggregation,
+                                  v.disaggregation_value, v.value IS NULL AND v.numerator IS NULL
+                     ORDER BY v.period_start)
 ),
 valued AS (
     SELECT v.indicator_code, c.theme, v.project_code, v.period_type, v.period_start, v.period_end,
-           v.disaggregation, v.disaggregation_value, c.unit, v.numerator, v.denominator,
-           CASE WHEN c.unit = 'percent' THEN CASE WHEN v.denominator > 0 THEN 100.0 * v.numerator / v.denominator END
-                WHEN c.unit = 'ratio' AND c.aggregation = 'ratio' THEN CASE WHEN v.denominator > 0 THEN v.numerator / v.denominator END
-                ELSE v.value END AS value,
-           v.baseline, v.target, c.direction, c.on_track_pct, c.at_risk_pct
-    FROM combined v JOIN catalog c ON c.code = v.indicator_code
+           v.disaggregation, v.disaggregation_value, c.unit,
+           CAST(v.numerator AS DOUBLE) AS numerator, CAST(v.denominator AS DOUBLE) AS denominator,
+           CAST(CASE WHEN c.unit = 'percent' THEN CASE WHEN v.denominator > 0 THEN 100.0 * v.numerator / v.denominator END
+                     WHEN c.unit = 'ratio' AND c.aggregation = 'ratio'
+                          THEN CASE WHEN v.denominator > 0 THEN v.numerator / v.denominator END
+                     ELSE v.value END AS DOUBLE) AS value,
+           CAST(v.baseline AS DOUBLE) AS baseline, CAST(v.target AS DOUBLE) AS target,
+           CAST(v.periods_expected AS INTEGER) AS periods_expected, CAST(v.periods_reported AS INTEGER) AS periods_reported,
+           v.reporting_projects, coalesce(v.stock_decreased, false) AS stock_decreased,
+           c.direction, c.on_track_pct, c.at_risk_pct
+    FROM cumulative_steps v JOIN catalog c ON c.code = v.indicator_code
 )
 SELECT indicator_code, theme, project_code, period_type, period_start, period_end, disaggregation,
        disaggregation_value, unit, numerator, denominator, value, baseline, target,
-       CASE WHEN target > 0 AND value IS NOT NULL THEN 100.0 * value / target END AS pct_of_target,
-       CASE WHEN target IS NULL OR value IS NULL OR direction = 'none' THEN 'no_target'
+       CASE WHEN direction <> 'none' AND target > 0 AND value IS NOT NULL THEN 100.0 * value / target END AS pct_of_target,
+       CASE WHEN direction = 'none' THEN NULL
+            WHEN target IS NULL THEN 'no_target'
+            WHEN value IS NULL THEN 'not_reported'
+            WHEN periods_reported < periods_expected THEN 'incomplete'
             WHEN direction = 'higher_is_better' AND target = 0 THEN 'on_track'
             WHEN direction = 'higher_is_better' AND 100.0 * value / target >= on_track_pct THEN 'on_track'
             WHEN direction = 'higher_is_better' AND 100.0 * value / target >= at_risk_pct THEN 'at_risk'
             WHEN direction = 'higher_is_better' THEN 'off_track'
             WHEN value <= target THEN 'on_track'
             WHEN target > 0 AND 100.0 * value / target <= 200.0 - at_risk_pct THEN 'at_risk'
-            ELSE 'off_track' END AS status
+            ELSE 'off_track' END AS status,
+       periods_expected, periods_reported, reporting_projects, stock_decreased
 FROM valued
 ORDER BY indicator_code, project_code = '{PORTFOLIO}', project_code, period_type, period_start, disaggregation,
          disaggregation_value
 """
 
 
-def build_indicator_values(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorSheet]) -> int:
-    """Rebuild `indicator_values` from `indicator_results` for the catalogue's indicators."""
+def build_indicator_values(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorSheet], as_of: dt.date) -> int:
+    """Rebuild `indicator_values` from `indicator_results` for the catalogue's indicators; a report counts as
+    expected once its due date (the period's end plus the project's `report_due_days`) is on or before `as_of`."""
     write_catalog(connection, sheets)
     connection.execute(RESULTS_TABLE_SQL)
-    connection.execute(INDICATOR_VALUES_SQL)
+    connection.execute(INDICATOR_VALUES_SQL, {"as_of": as_of, "default_due_days": DEFAULT_REPORT_DUE_DAYS})
     return connection.execute("SELECT count(*) FROM indicator_values").fetchone()[0]

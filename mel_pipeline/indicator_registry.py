@@ -69,6 +69,11 @@ class IndicatorSheet(BaseModel):
     reported_by_grantees: bool = False
     thresholds: Thresholds | None = None
     status_bands: StatusBands = StatusBands()
+    # How a year's or the life's target follows from the semesters' when the targets file gives none for
+    # that span: 'sum' of the semesters' (incremental counts), the 'latest' semester's (cumulative
+    # indicators), or 'none' (rates, means and medians: percentages are never summed). Defaults to the rule
+    # the indicator's accumulation and aggregation imply.
+    target_rule: Literal["sum", "latest", "none"] | None = None
     notes: str | None = None
     sql: str = ""  # filled from the .sql file beside the sheet
 
@@ -88,12 +93,35 @@ class IndicatorSheet(BaseModel):
                              "'ratio' (or 'distinct' when the SQL computes portfolio rows itself)")
         if self.reported_by_grantees and "indicator_reports" not in self.data_sources:
             raise ValueError("reported_by_grantees needs indicator_reports among data_sources")
+        implied = self.implied_target_rule()
+        if self.target_rule is None:
+            self.target_rule = implied
+        elif self.target_rule != implied and self.target_rule != "none":
+            raise ValueError(f"target_rule {self.target_rule!r} contradicts a {self.accumulation} {self.unit} "
+                             f"aggregated by {self.aggregation}: its targets roll up by {implied!r}"
+                             + (" (a sum of percentages or means is no target)" if implied == "none" else ""))
         return self
+
+    def implied_target_rule(self) -> str:
+        """The only rule by which semester targets can give a span's: summed for incremental sums, the latest
+        for cumulative indicators, none otherwise."""
+        if self.accumulation == "cumulative":
+            return "latest"
+        if self.aggregation == "sum" and self.unit not in ("percent", "ratio"):
+            return "sum"
+        return "none"
 
     @property
     def asset_name(self) -> str:
         """The Dagster asset name: 'AWR-01' -> 'awr_01'."""
         return self.code.lower().replace("-", "_")
+
+    @property
+    def rolls_up(self) -> bool:
+        """Whether the engine derives year and life figures from the semesters: cumulative indicators (the
+        latest semester), sums, ratios and means; a median or a de-duplicated count of separate semesters
+        cannot be combined, so those have year rows only where their SQL returns whole calendar years."""
+        return self.accumulation == "cumulative" or self.aggregation in ("sum", "ratio", "mean")
 
     @property
     def additive(self) -> bool:

@@ -170,13 +170,21 @@ THEME_SCORECARD_SQL = """
                count(*) FILTER (WHERE status = 'on_track') AS on_track,
                count(*) FILTER (WHERE status = 'at_risk') AS at_risk,
                count(*) FILTER (WHERE status = 'off_track') AS off_track,
+               count(*) FILTER (WHERE status = 'incomplete') AS incomplete,
+               count(*) FILTER (WHERE status = 'not_reported') AS not_reported,
                count(*) FILTER (WHERE status = 'no_target') AS no_target,
-               count(*) FILTER (WHERE status = 'suppressed') AS suppressed
+               count(*) FILTER (WHERE status IS NULL) AS not_judged,
+               count(*) FILTER (WHERE status = 'suppressed') AS suppressed,
+               sum(periods_expected) AS periods_expected,
+               sum(periods_reported) AS periods_reported
         FROM spans GROUP BY theme, project_code, period_type, span_start, span_end
     )
     SELECT s.*,
-           (SELECT count(*) FROM mart.sentinel_signals g
-             WHERE g.theme = s.theme AND g.signal AND g.observed_on BETWEEN s.period_start AND s.period_end) AS sentinel_signals,
+           -- Sentinel series watch the portfolio's context, not one project: they are counted on its rows only.
+           CASE WHEN s.project_code = 'PORTFOLIO' THEN
+               (SELECT count(*) FROM mart.sentinel_signals g
+                 WHERE g.theme = s.theme AND g.signal AND g.observed_on BETWEEN s.period_start AND s.period_end)
+           END AS sentinel_signals,
            (SELECT count(*) FROM stg_outcomes o
              WHERE o.theme = s.theme AND o.substantiation IN ('confirmed', 'partially_confirmed')
                AND (s.project_code = 'PORTFOLIO' OR o.project_code = s.project_code)

@@ -36,7 +36,7 @@ from great_expectations.expectations.row_conditions import Column  # noqa: E402
 
 E = gx.expectations
 THEME_CODES = list(THEMES)
-STATUSES = ["on_track", "at_risk", "off_track", "no_target", "suppressed"]
+STATUSES = ["on_track", "at_risk", "off_track", "incomplete", "not_reported", "no_target", "suppressed"]
 JUDGED = ["on_track", "at_risk", "off_track"]
 PERIOD_TYPES = ["semester", "year", "life"]
 EXAMPLES = 3
@@ -48,6 +48,7 @@ HIDDEN_CELL = Column("suppressed") == True  # noqa: E712
 SHOWN_CELL = Column("suppressed") == False  # noqa: E712
 HIGHER_IS_BETTER = Column("direction") == "higher_is_better"
 LOWER_IS_BETTER = Column("direction") == "lower_is_better"
+JUDGED_CELL = SHOWN_CELL & (Column("direction") != "none")
 
 # Key columns the data contract lets be empty: part of the key, but never required.
 OPTIONAL_KEY_COLUMNS = {"sentinel_signals": {"label"}}
@@ -72,7 +73,8 @@ READ_SQL = {
         SELECT v.*, c.direction, c.on_track_pct, c.at_risk_pct
         FROM indicator_values v LEFT JOIN indicator_catalog c ON c.code = v.indicator_code""",
     "theme_scorecard": """
-        SELECT *, on_track + at_risk + off_track + no_target + suppressed AS statuses_counted FROM theme_scorecard""",
+        SELECT *, on_track + at_risk + off_track + incomplete + not_reported + no_target + not_judged + suppressed
+                  AS statuses_counted FROM theme_scorecard""",
     "sentinel_signals": "SELECT *, abs(modified_z) AS modified_z_magnitude FROM sentinel_signals",
     "load_audit": "SELECT *, rows_loaded + rows_rejected AS rows_accounted_for FROM load_audit",
 }
@@ -138,13 +140,22 @@ def _status_rules() -> list:
                                       description="A suppressed cell has status 'suppressed'."),
         E.ExpectColumnValuesToNotBeInSet(column="status", value_set=["suppressed"], row_condition=SHOWN_CELL,
                                          description="Only suppressed cells have status 'suppressed'."),
-        *(E.ExpectColumnValuesToBeInSet(column="status", value_set=["no_target"],
-                                        row_condition=SHOWN_CELL & Column(column).is_null(),
-                                        description=f"A cell without {column} has status 'no_target'.")
-          for column in ("target", "value")),
         E.ExpectColumnValuesToBeInSet(column="status", value_set=["no_target"],
-                                      row_condition=SHOWN_CELL & (Column("direction") == "none"),
-                                      description="An indicator without a direction is not judged."),
+                                      row_condition=JUDGED_CELL & Column("target").is_null(),
+                                      description="A cell without target has status 'no_target'."),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=["no_target", "not_reported"],
+                                      row_condition=JUDGED_CELL & Column("value").is_null(),
+                                      description="A cell without value has status 'no_target' or 'not_reported'."),
+        *(E.ExpectColumnValuesToBeNull(column=column, row_condition=SHOWN_CELL & (Column("direction") == "none"),
+                                       description=f"An indicator without a direction has no {column}.")
+          for column in ("status", "pct_of_target")),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="periods_expected", column_B="periods_reported", row_condition=status("incomplete"),
+            description="Incomplete means fewer reports came than were due."),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A="periods_reported", column_B="periods_expected", or_equal=True,
+            ignore_row_if="either_value_is_missing", row_condition=status(*JUDGED),
+            description="A judged cell rests on every report that was due."),
         E.ExpectColumnValuesToNotBeNull(column="pct_of_target", row_condition=status(*JUDGED) & (Column("target") > 0),
                                         description="A judged cell with a positive target has a pct_of_target."),
         E.ExpectColumnPairValuesAToBeGreaterThanB(
@@ -178,8 +189,8 @@ def theme_scorecard_suite() -> list:
     return [
         *_key("theme_scorecard"),
         *_every_theme(),
-        *_not_negative("on_track", "at_risk", "off_track", "no_target", "suppressed", "sentinel_signals",
-                       "substantiated_outcomes", "msc_stories"),
+        *_not_negative("on_track", "at_risk", "off_track", "incomplete", "not_reported", "no_target", "not_judged",
+                       "suppressed", "sentinel_signals", "substantiated_outcomes", "msc_stories"),
         E.ExpectColumnPairValuesToBeEqual(column_A="indicators", column_B="statuses_counted",
                                           description="Every indicator is counted under exactly one status."),
     ]

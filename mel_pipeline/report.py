@@ -39,7 +39,9 @@ CONTRACT = REPO_ROOT / "docs" / "data-contract.md"
 BLUE, SKY, GREEN, ORANGE, VERMILLION, PURPLE = "#0072B2", "#56B4E9", "#009E73", "#E69F00", "#D55E00", "#CC79A7"
 INK, MUTED, GRID = "#1f2328", "#57606a", "#d8dee4"
 STATUSES = {"on_track": ("On track", GREEN), "at_risk": ("At risk", ORANGE), "off_track": ("Off track", VERMILLION),
-            "no_target": ("No target", "#b0b7bf"), "suppressed": ("Suppressed", "#eef0f3")}
+            "incomplete": ("Incomplete reports", SKY), "not_reported": ("Not reported", PURPLE),
+            "no_target": ("No target", "#b0b7bf"), "not_judged": ("Not judged", "#d8dee4"),
+            "suppressed": ("Suppressed", "#eef0f3")}
 SUPPRESSED_OUTLINE = 'stroke="#6e7781" stroke-dasharray="3 2"'  # so a pale "suppressed" block still shows
 GROUP_COLOURS = dict(zip(STAKEHOLDER_GROUPS, (BLUE, SKY, ORANGE, VERMILLION, GREEN, PURPLE)))
 ITEMS = {
@@ -53,7 +55,7 @@ ITEMS = {
 QUERIES = {
     "values": """
         SELECT v.indicator_code, c.name, v.theme, v.unit, v.period_start, v.value, v.target, v.pct_of_target,
-               v.status, v.suppressed
+               v.status, v.periods_expected, v.periods_reported, v.suppressed
         FROM indicator_values v JOIN indicator_catalog c ON c.code = v.indicator_code
         WHERE v.project_code = 'PORTFOLIO' AND v.period_type = 'semester' AND v.disaggregation = 'total'
         ORDER BY v.indicator_code, v.period_start""",
@@ -263,7 +265,8 @@ def semester_axis(frame: Frame, semesters: list[pd.Timestamp], x_of) -> list[str
 
 
 def status_chart(scorecard: pd.DataFrame) -> str:
-    """Stacked bars: how many indicators are on track, at risk, off track, without target or suppressed."""
+    """Stacked bars: how many indicators have each status (judged, incomplete, not reported, without target, not
+    judged, suppressed)."""
     frame = Frame()
     semesters = list(scorecard["period_start"])
     step = (frame.x1 - frame.x0) / max(len(semesters), 1)
@@ -477,9 +480,9 @@ def hidden() -> str:
     return f'<span class="suppressed">{SUPPRESSED}</span>'
 
 
-def status_badge(status: str) -> str:
-    """A status as a coloured swatch and its name."""
-    label, colour = STATUSES.get(status, (words(status), MUTED))
+def status_badge(status: str | None) -> str:
+    """A status as a coloured swatch and its name; no status is an indicator without a direction, not judged."""
+    label, colour = STATUSES.get("not_judged" if missing(status) else status, (words(status), MUTED))
     return f'<span class="badge"><i style="background:{colour}"></i>{esc(label)}</span>'
 
 
@@ -488,12 +491,20 @@ def status_section(scorecard: pd.DataFrame) -> str:
     if scorecard.empty:
         return '<p class="empty">No indicator of this theme has portfolio values yet.</p>'
     rows = [[esc(semester_label(row["period_start"])), *(str(int(row[status])) for status in STATUSES),
-             str(int(row["sentinel_signals"])), str(int(row["substantiated_outcomes"])), str(int(row["msc_stories"]))]
+             reports_received(row), str(int(row["sentinel_signals"])), str(int(row["substantiated_outcomes"])),
+             str(int(row["msc_stories"]))]
             for _, row in scorecard.iterrows()]
-    header = ["Semester", *(label for label, _ in STATUSES.values()), "Sentinel signals", "Substantiated outcomes",
-              "MSC stories"]
+    header = ["Semester", *(label for label, _ in STATUSES.values()), "Reports received", "Sentinel signals",
+              "Substantiated outcomes", "MSC stories"]
     return figure("Indicator status by semester", "Portfolio totals; one count per indicator.",
-                  status_chart(scorecard), numbers(table(header, rows, numeric=set(range(1, 9)))))
+                  status_chart(scorecard), numbers(table(header, rows, numeric=set(range(1, len(header))))))
+
+
+def reports_received(row: pd.Series) -> str:
+    """Coverage of a cell: the project reports that came in of those that were due ("—" where none is due)."""
+    if missing(row["periods_expected"]):
+        return "—"
+    return f"{int(row['periods_reported'])} of {int(row['periods_expected'])}"
 
 
 def indicator_figure(rows: pd.DataFrame, semesters: list[pd.Timestamp]) -> str:
@@ -503,10 +514,11 @@ def indicator_figure(rows: pd.DataFrame, semesters: list[pd.Timestamp]) -> str:
               hidden() if row["suppressed"] else esc(number(row["value"], unit)),
               esc(number(row["target"], unit)),
               hidden() if row["suppressed"] else esc(number(row["pct_of_target"], "percent")),
-              status_badge(row["status"])] for _, row in rows.iterrows()]
+              status_badge(row["status"]), reports_received(row)] for _, row in rows.iterrows()]
     return figure(f"{rows['indicator_code'].iloc[0]} {rows['name'].iloc[0]}", f"Portfolio, per semester ({unit})",
                   target_chart(rows, semesters),
-                  numbers(table(["Semester", "Actual", "Target", "% of target", "Status"], lines, numeric={1, 2, 3})))
+                  numbers(table(["Semester", "Actual", "Target", "% of target", "Status", "Reports received"], lines,
+                                numeric={1, 2, 3, 5})))
 
 
 def targets_section(values: pd.DataFrame, catalog: pd.DataFrame) -> str:
@@ -617,12 +629,13 @@ def overview(data: dict[str, pd.DataFrame]) -> str:
         rows.append([f'<a href="#theme-{esc(theme)}">{esc(THEME_NAMES[theme])}</a>',
                      esc(semester_label(latest["period_start"])) if latest is not None else "—",
                      *(str(int(latest[status])) if latest is not None else "—" for status in STATUSES),
+                     reports_received(latest) if latest is not None else "—",
                      str(int(sentinel["signal"].sum())), str(int(outcomes["substantiated"].sum())), str(int(stories))])
-    header = ["Theme", "Latest semester", *(status_badge(status) for status in STATUSES), "Sentinel signals",
-              "Substantiated outcomes", "MSC stories"]
+    header = ["Theme", "Latest semester", *(status_badge(status) for status in STATUSES), "Reports received",
+              "Sentinel signals", "Substantiated outcomes", "MSC stories"]
     return ('<section id="overview"><h2>At a glance</h2><p class="lede">Portfolio indicators by status in the latest '
             'semester with data; signals, substantiated outcomes and stories over all periods.</p>'
-            f'{table(header, rows, numeric=set(range(2, 10)))}</section>')
+            f'{table(header, rows, numeric=set(range(2, len(header))))}</section>')
 
 
 def rejections_section(audit: pd.DataFrame, rejections: pd.DataFrame) -> str:

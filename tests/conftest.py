@@ -61,7 +61,7 @@ def compute_indicators(tables: dict[str, list[dict]], codes: list[str], as_of: d
     create_shared_views(connection, shared_views_sql(REPO_ROOT / "indicators"), settings)
     for sheet in sheets:
         run_indicator(connection, sheet, settings)
-    build_indicator_values(connection, sheets)
+    build_indicator_values(connection, sheets, as_of)
     result = connection.execute("SELECT * FROM indicator_values")
     columns = [column[0] for column in result.description]
     rows = [dict(zip(columns, row)) for row in result.fetchall()]
@@ -115,16 +115,11 @@ LOAD_TIME = {"load_audit": ("loaded_at", "contract_version")}
 
 
 def relation_digest(connection, table: str, skipped: tuple[str, ...] = (), where: str = "true") -> list:
-    """[rows, digest of the rows in a fixed order] of a table, DOUBLEs to 12 digits, `skipped` columns left out.
-
-    DuckDB's parallel sums of DOUBLEs can differ in the last bit from one run to the next (see
-    test_indicator_values_do_not_depend_on_the_order_rows_are_stored_in), so they are compared to 12
-    significant digits; every other value is compared exactly.
-    """
-    columns = connection.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-                                 "ORDER BY column_index", [table]).fetchall()
-    shown = ", ".join(f"printf('%.12g', \"{name}\") AS \"{name}\"" if kind in ("DOUBLE", "FLOAT") else f'"{name}"'
-                      for name, kind in columns if name not in skipped)
+    """[rows, digest of the rows in a fixed order] of a table, `skipped` columns left out; exact to the last bit
+    (a DOUBLE's text is the shortest that reads back as the same number)."""
+    columns = connection.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+                                 [table]).fetchall()
+    shown = ", ".join(f'"{name}"' for (name,) in columns if name not in skipped)
     return list(connection.execute(
         "SELECT count(*), md5(coalesce(string_agg(CAST(t AS VARCHAR), '|' ORDER BY CAST(t AS VARCHAR)), '')) "
         f'FROM (SELECT {shown} FROM "{table}" WHERE {where}) t').fetchone())

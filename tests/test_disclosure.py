@@ -15,7 +15,7 @@ def cell(project, period, dimension, category, value=None, numerator=None, denom
          period_type="semester", people=True, aggregation="sum", accumulation="incremental", code="AWR-01"):
     return {"indicator_code": code, "project_code": project, "period_type": period_type, "period_start": period[0],
             "period_end": period[1], "disaggregation": dimension, "disaggregation_value": category, "unit": unit,
-            "numerator": numerator, "denominator": denominator, "value": value, "pct_of_target": None,
+            "numerator": numerator, "denominator": denominator, "value": value, "pct_of_target": None, "stock_decreased": False,
             "status": "no_target", "counts_people": people, "aggregation": aggregation,
             "accumulation": accumulation, "portfolio_supplied": False}
 

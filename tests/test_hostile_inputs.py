@@ -459,7 +459,7 @@ def publish_from(tmp_path: Path, raw: Path, sources: list[str]) -> Path:
         for source in sources:
             ingest_source(connection, settings, source)
         create_shared_views(connection, shared_views_sql(settings.indicators_dir), settings)
-        build_indicator_values(connection, sheets)
+        build_indicator_values(connection, sheets, settings.as_of)
         connection.execute(SENTINEL_SIGNALS_SQL)
         return publish_marts(connection, settings).path
 

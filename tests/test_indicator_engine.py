@@ -8,7 +8,7 @@ import pytest
 from mel_pipeline.indicator_engine import build_indicator_values, run_indicator, write_catalog
 from mel_pipeline.indicator_registry import IndicatorError, IndicatorSheet, load_registry, load_sheet
 from mel_pipeline.settings import Settings
-from tests.conftest import pick, staged_connection
+from tests.conftest import FIXTURE_AS_OF, pick, staged_connection
 
 H1_22, H2_22, H1_23 = (dt.date(2022, 1, 1), dt.date(2022, 6, 30)), (dt.date(2022, 7, 1), dt.date(2022, 12, 31)), \
     (dt.date(2023, 1, 1), dt.date(2023, 6, 30))
@@ -21,16 +21,17 @@ def sheet(code="AWR-01", **fields) -> IndicatorSheet:
     return IndicatorSheet(code=code, **{**defaults, **fields})
 
 
-def values(indicator: IndicatorSheet, results: list[tuple], targets: list[dict] | None = None) -> list[dict]:
+def values(indicator: IndicatorSheet, results: list[tuple], targets: list[dict] | None = None,
+           projects: list[dict] | None = None, as_of: dt.date = FIXTURE_AS_OF) -> list[dict]:
     """indicator_values for results given as (project, period, numerator, denominator, value[, dimension, category])."""
-    connection = staged_connection({"targets": targets or []})
+    connection = staged_connection({"targets": targets or [], "projects": projects or []})
     write_catalog(connection, [indicator])
-    build_indicator_values(connection, [indicator])  # creates indicator_results
+    build_indicator_values(connection, [indicator], as_of)  # creates indicator_results
     for project, period, numerator, denominator, value, *category in results:
         dimension, member = category or ("total", "total")
         connection.execute("INSERT INTO indicator_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [indicator.code, project, *period, dimension, member, numerator, denominator, value])
-    build_indicator_values(connection, [indicator])
+    build_indicator_values(connection, [indicator], as_of)
     result = connection.execute("SELECT * FROM indicator_values")
     names = [column[0] for column in result.description]
     return [dict(zip(names, row)) for row in result.fetchall()]
@@ -210,3 +211,124 @@ def test_an_indicator_is_recomputed_only_when_its_sql_or_a_table_it_reads_change
                                                    after_its_sql)] == [
         (1, True), (1, False), (1, False), (1, True), (1, True)]
     assert connection.execute("SELECT value FROM indicator_results WHERE indicator_code = 'AWR-09'").fetchall() == [(2.0,)]
+
+
+H2_21 = (dt.date(2021, 7, 1), dt.date(2021, 12, 31))
+YEAR_22 = (dt.date(2022, 1, 1), dt.date(2022, 12, 31))
+
+
+def target(project: str, period: tuple, value: float, code: str = "AWR-01") -> dict:
+    return {"project_code": project, "indicator_code": code, "period_start": period[0], "period_end": period[1],
+            "target": value}
+
+
+def project(code: str, start: dt.date = dt.date(2021, 7, 1), end: dt.date = dt.date(2023, 6, 30)) -> dict:
+    """A register entry whose reports are due 30 days after each semester ends."""
+    return {"project_code": code, "title": f"Project {code}", "grantee": "A grantee", "start_date": start,
+            "end_date": end, "themes": "awareness", "report_due_days": 30}
+
+
+def span(rows: list[dict], project_code: str, period_type: str) -> tuple:
+    """(value, target, pct_of_target, status, periods_expected, periods_reported) of a total row."""
+    row = pick(rows, project_code=project_code, period_type=period_type, disaggregation="total")
+    return (row["value"], row["target"], row["pct_of_target"], row["status"], row["periods_expected"],
+            row["periods_reported"])
+
+
+def test_a_count_years_target_is_the_sum_of_its_semesters():
+    rows = values(sheet(), [("A", H1_22, None, None, 95), ("A", H2_22, None, None, 80)],
+                  [target("A", H1_22, 100), target("A", H2_22, 100)], [project("A")])
+    # 175 of 200 is 87.5%: at risk (75 to 90).
+    assert span(rows, "A", "year") == (175, 200, 87.5, "at_risk", 2, 2)
+
+
+def test_a_percentage_has_no_year_target_unless_the_targets_file_states_one():
+    """Each semester is on target (50% against 45 and 48); the sum of the targets (93) is no target for 50%."""
+    percent = sheet(unit="percent", aggregation="ratio", reported_by_grantees=True)
+    results = [("A", H1_22, 10, 20, None), ("A", H2_22, 15, 30, None)]
+    semesters = [target("A", H1_22, 45), target("A", H2_22, 48)]
+    rows = values(percent, results, semesters, [project("A")])
+    assert [pick(rows, project_code="A", period_type="semester", period_start=p[0])["status"]
+            for p in (H1_22, H2_22)] == ["on_track", "on_track"]
+    assert span(rows, "A", "year") == (50.0, None, None, "no_target", 2, 2)
+    stated = values(percent, results, [*semesters, target("A", YEAR_22, 55)], [project("A")])
+    # 50 of a stated 55: 90.9%, on track.
+    assert span(stated, "A", "year") == (50.0, 55, 100 * 50 / 55, "on_track", 2, 2)
+    assert span(stated, "A", "life")[1] is None
+
+
+def test_a_cumulative_indicators_span_target_is_its_latest_semesters():
+    rows = values(sheet(accumulation="cumulative"), [("A", H1_22, None, None, 12), ("A", H2_22, None, None, 18)],
+                  [target("A", H1_22, 10), target("A", H2_22, 20)], [project("A")])
+    # The stock reached 18 against the latest target of 20 (not 30): 90%, on track.
+    assert span(rows, "A", "year") == (18, 20, 90.0, "on_track", 2, 2)
+
+
+def test_a_mean_has_no_span_target_and_an_undirected_indicator_no_status():
+    mean = values(sheet(unit="score", aggregation="mean"), [("A", H1_22, 30, 10, 3.0), ("A", H2_22, 40, 10, 4.0)],
+                  [target("A", H1_22, 3), target("A", H2_22, 3)], [project("A")])
+    assert span(mean, "A", "year") == (3.5, None, None, "no_target", 2, 2)
+    undirected = values(sheet(direction="none"), [("A", H1_22, None, None, 95)], [target("A", H1_22, 100)],
+                        [project("A")])
+    semester = pick(undirected, project_code="A", period_type="semester")
+    assert (semester["target"], semester["pct_of_target"], semester["status"]) == (100, None, None)
+
+
+def test_a_missing_report_keeps_its_target_and_marks_the_portfolio_incomplete():
+    """A reports 95 of 100; B's report, due on 30 July 2022, never came: the portfolio reached 95 of 200."""
+    rows = values(sheet(reported_by_grantees=True), [("A", H1_22, None, None, 95)],
+                  [target("A", H1_22, 100), target("B", H1_22, 100)], [project("A"), project("B")],
+                  as_of=dt.date(2022, 8, 1))
+    missing = pick(rows, project_code="B", period_type="semester")
+    assert (missing["value"], missing["target"], missing["status"]) == (None, 100, "not_reported")
+    portfolio = pick(rows, project_code="PORTFOLIO", period_type="semester")
+    assert (portfolio["value"], portfolio["target"], portfolio["pct_of_target"], portfolio["status"],
+            portfolio["periods_expected"], portfolio["periods_reported"], portfolio["reporting_projects"]) == (
+        95, 200, 47.5, "incomplete", 2, 1, "A")
+    # Before B's report was due, the portfolio is A alone: 95 of 100, on track.
+    early = values(sheet(reported_by_grantees=True), [("A", H1_22, None, None, 95)],
+                   [target("A", H1_22, 100), target("B", H1_22, 100)], [project("A"), project("B")],
+                   as_of=dt.date(2022, 7, 29))
+    assert span(early, "PORTFOLIO", "semester")[1:] == (100, 95.0, "on_track", 1, 1)
+
+
+def test_a_year_with_one_of_two_reports_says_so():
+    """2022 H2's report was due on 30 January 2023; on 1 March 2023 only H1 (100 of a 100 target) is in."""
+    rows = values(sheet(reported_by_grantees=True), [("A", H1_22, None, None, 100)],
+                  [target("A", H1_22, 100), target("A", H2_22, 100)], [project("A")], as_of=dt.date(2023, 3, 1))
+    year = pick(rows, project_code="A", period_type="year")
+    assert (year["period_start"], year["period_end"]) == YEAR_22
+    assert span(rows, "A", "year") == (100, 200, 50.0, "incomplete", 2, 1)
+    # In September 2022 H2 was not due yet: the year so far is H1 against H1's target, and its end date says so.
+    early = values(sheet(reported_by_grantees=True), [("A", H1_22, None, None, 100)],
+                   [target("A", H1_22, 100), target("A", H2_22, 100)], [project("A")], as_of=dt.date(2022, 9, 1))
+    year = pick(early, project_code="A", period_type="year")
+    assert (year["period_end"], year["target"], year["status"], year["periods_expected"]) == (
+        H1_22[1], 100, "on_track", 1)
+
+
+def test_reports_are_expected_from_the_first_semester_with_a_target_or_a_report():
+    """The project starts in July 2021 but is monitored from 2022: 2021 H2 is not counted as missing."""
+    rows = values(sheet(reported_by_grantees=True), [("A", H1_22, None, None, 5), ("A", H2_22, None, None, 6)],
+                  projects=[project("A", end=dt.date(2022, 12, 31))])
+    assert span(rows, "A", "life") == (11, None, None, "no_target", 2, 2)
+    assert H2_21[0] not in {row["period_start"] for row in rows}
+
+
+def test_a_falling_cumulative_stock_is_flagged():
+    rows = values(sheet(unit="percent", aggregation="ratio", accumulation="cumulative"), [
+        ("A", H1_22, 16, 89, None), ("A", H2_22, 11, 48, None), ("A", H1_23, 14, 65, None),
+        ("A", H2_22, 3, 10, None, "state", "Jalisco"), ("A", H1_23, 2, 10, None, "state", "Jalisco")])
+    flagged = sorted((row["period_start"], row["disaggregation"]) for row in rows if row["stock_decreased"])
+    # 89 -> 48 targeted firms and 16 -> 11 with a policy both fall in 2022 H2; Jalisco's 3 -> 2 is a category.
+    assert flagged == [(H2_22[0], "total"), (H2_22[0], "total")]
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(unit="percent", aggregation="ratio", target_rule="sum"), "a sum of percentages or means is no target"),
+    (dict(target_rule="latest"), "target_rule 'latest' contradicts a incremental count aggregated by sum"),
+    (dict(accumulation="cumulative", target_rule="sum"), "its targets roll up by 'latest'"),
+])
+def test_a_target_rule_that_contradicts_the_aggregation_is_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        sheet(**fields)

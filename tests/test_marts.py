@@ -7,7 +7,7 @@ import duckdb
 from mel_pipeline.indicator_engine import build_indicator_values, write_catalog
 from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
 from mel_pipeline.publish import publish_marts
-from tests.conftest import settings_for, staged_connection
+from tests.conftest import FIXTURE_AS_OF, settings_for, staged_connection
 from tests.test_publish import SHEET
 
 
@@ -25,7 +25,7 @@ def story(number, sex, level):
 def publish(tmp_path, tables: dict) -> duckdb.DuckDBPyConnection:
     connection = staged_connection(tables)
     write_catalog(connection, [SHEET])
-    build_indicator_values(connection, [SHEET])
+    build_indicator_values(connection, [SHEET], FIXTURE_AS_OF)
     connection.execute(SENTINEL_SIGNALS_SQL)
     connection.execute("INSERT INTO rejected_rows VALUES ('x', 'x.csv', 2, 'period_end', 'less_than_or_equal_to', "
                        "'2031-06-30', '2031-06-30 is after the latest allowed date 2025-12-31', 'row'), "

@@ -11,7 +11,7 @@ from mel_pipeline.indicator_engine import build_indicator_values, write_catalog
 from mel_pipeline.indicator_registry import IndicatorSheet
 from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
 from mel_pipeline.publish import MARTS_FILE, publish_marts
-from tests.conftest import settings_for, staged_connection
+from tests.conftest import FIXTURE_AS_OF, settings_for, staged_connection
 
 SHEET = IndicatorSheet(code="AWR-01", name="Workers trained", theme="awareness", unit="count",
                        definition="People who completed a labor-rights training.", direction="higher_is_better",
@@ -23,10 +23,10 @@ def warehouse_with(value: float) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse whose only indicator result is AWR-01 = value for MAP in 2022 H1."""
     connection = staged_connection({})
     write_catalog(connection, [SHEET])
-    build_indicator_values(connection, [SHEET])
+    build_indicator_values(connection, [SHEET], FIXTURE_AS_OF)
     connection.execute("INSERT INTO indicator_results VALUES ('AWR-01', 'MAP', DATE '2022-01-01', DATE '2022-06-30', "
                        "'total', 'total', NULL, NULL, ?)", [value])
-    build_indicator_values(connection, [SHEET])
+    build_indicator_values(connection, [SHEET], FIXTURE_AS_OF)
     connection.execute(SENTINEL_SIGNALS_SQL)
     return connection
 

@@ -16,11 +16,13 @@ SCHEMAS = {
     "indicator_values": "indicator_code VARCHAR, theme VARCHAR, project_code VARCHAR, period_type VARCHAR, "
                         "period_start TIMESTAMP, period_end TIMESTAMP, disaggregation VARCHAR, "
                         "disaggregation_value VARCHAR, unit VARCHAR, numerator DOUBLE, denominator DOUBLE, value DOUBLE, "
-                        "baseline DOUBLE, target DOUBLE, pct_of_target DOUBLE, status VARCHAR, suppressed BOOLEAN",
+                        "baseline DOUBLE, target DOUBLE, pct_of_target DOUBLE, status VARCHAR, periods_expected INTEGER, "
+                        "periods_reported INTEGER, reporting_projects VARCHAR, stock_decreased BOOLEAN, suppressed BOOLEAN",
     "theme_scorecard": "theme VARCHAR, project_code VARCHAR, period_type VARCHAR, period_start TIMESTAMP, "
                        "period_end TIMESTAMP, indicators BIGINT, on_track BIGINT, at_risk BIGINT, off_track BIGINT, "
-                       "no_target BIGINT, suppressed BIGINT, sentinel_signals BIGINT, substantiated_outcomes BIGINT, "
-                       "msc_stories BIGINT",
+                       "incomplete BIGINT, not_reported BIGINT, no_target BIGINT, not_judged BIGINT, suppressed BIGINT, "
+                       "periods_expected HUGEINT, periods_reported HUGEINT, sentinel_signals BIGINT, "
+                       "substantiated_outcomes BIGINT, msc_stories BIGINT",
     "sentinel_signals": "indicator_code VARCHAR, theme VARCHAR, series_code VARCHAR, geography VARCHAR, observed_on DATE, "
                         "label VARCHAR, value DOUBLE, unit VARCHAR, baseline_median DOUBLE, baseline_mad DOUBLE, "
                         "modified_z DOUBLE, threshold_upper DOUBLE, threshold_lower DOUBLE, "
@@ -46,14 +48,16 @@ H3, H3_END = dt.datetime(2024, 1, 1), dt.datetime(2024, 6, 30)
 
 
 def value_row(code, theme, start, end, unit, numerator, denominator, value, target, pct, status,
-              disaggregation="total", category="total", suppressed=False):
+              disaggregation="total", category="total", suppressed=False, reports=(2, 2, "MAP,SC-WORKERS")):
+    """A PORTFOLIO semester cell; `reports` is (periods_expected, periods_reported, reporting_projects)."""
     return [code, theme, "PORTFOLIO", "semester", start, end, disaggregation, category, unit, numerator, denominator,
-            value, None, target, pct, status, suppressed]
+            value, None, target, pct, status, *reports, None if suppressed else False, suppressed]
 
 
-def scorecard_row(theme, start, end, on_track=0, at_risk=0, off_track=0, no_target=0, suppressed=0):
-    statuses = [on_track, at_risk, off_track, no_target, suppressed]
-    return [theme, "PORTFOLIO", "semester", start, end, sum(statuses), *statuses, 0, 0, 0]
+def scorecard_row(theme, start, end, on_track=0, at_risk=0, off_track=0, incomplete=0, not_reported=0, no_target=0,
+                  not_judged=0, suppressed=0, reports=(None, None)):
+    statuses = [on_track, at_risk, off_track, incomplete, not_reported, no_target, not_judged, suppressed]
+    return [theme, "PORTFOLIO", "semester", start, end, sum(statuses), *statuses, *reports, 0, 0, 0]
 
 
 # Statuses follow indicator_engine: bands 90/75; lower is better is on track at or under target.
@@ -76,20 +80,28 @@ ROWS = {
         value_row("AWR-02", "awareness", H3, H3_END, "percent", None, None, None, 100, None, "suppressed",
                   suppressed=True),
         value_row("CAP-01", "capacity", H1, H1_END, "count", None, None, 120, 200, 60.0, "off_track"),
-        value_row("ENF-03", "enforcement", H1, H1_END, "days", None, None, 90, 120, 75.0, "on_track"),
-        value_row("ENF-03", "enforcement", H2, H2_END, "days", None, None, 150, 120, 125.0, "at_risk"),
+        value_row("CAP-01", "capacity", H2, H2_END, "count", None, None, 190, 200, 95.0, "incomplete",
+                  reports=(2, 1, "MAP")),
+        value_row("CAP-01", "capacity", H3, H3_END, "count", None, None, None, 200, None, "not_reported",
+                  reports=(2, 0, None)),
+        value_row("ENF-03", "enforcement", H1, H1_END, "days", None, None, 90, 120, 75.0, "on_track",
+                  reports=(None, None, None)),
+        value_row("ENF-03", "enforcement", H2, H2_END, "days", None, None, 150, 120, 125.0, "at_risk",
+                  reports=(None, None, None)),
         value_row("CMP-01", "compliance", H1, H1_END, "percent", 10, 20, 50.0, None, None, "no_target"),
-        value_row("CLA-06", "cla", H1, H1_END, "count", None, None, 3, 5, 60.0, "no_target"),
+        value_row("CLA-06", "cla", H1, H1_END, "count", None, None, 3, 5, None, None),
     ],
     "theme_scorecard": [
-        scorecard_row("awareness", H1, H1_END, at_risk=1),
-        scorecard_row("awareness", H2, H2_END, on_track=1),
-        scorecard_row("awareness", H3, H3_END, suppressed=1),
-        scorecard_row("capacity", H1, H1_END, off_track=1),
+        scorecard_row("awareness", H1, H1_END, at_risk=1, reports=(2, 2)),
+        scorecard_row("awareness", H2, H2_END, on_track=1, reports=(2, 2)),
+        scorecard_row("awareness", H3, H3_END, suppressed=1, reports=(2, 2)),
+        scorecard_row("capacity", H1, H1_END, off_track=1, reports=(2, 2)),
+        scorecard_row("capacity", H2, H2_END, incomplete=1, reports=(2, 1)),
+        scorecard_row("capacity", H3, H3_END, not_reported=1, reports=(2, 0)),
         scorecard_row("enforcement", H1, H1_END, on_track=1),
         scorecard_row("enforcement", H2, H2_END, at_risk=1),
         scorecard_row("compliance", H1, H1_END, no_target=1),
-        scorecard_row("cla", H1, H1_END, no_target=1),
+        scorecard_row("cla", H1, H1_END, not_judged=1, reports=(2, 2)),
     ],
     "sentinel_signals": [
         ["ENF-03", "enforcement", "rrm_days", "Querétaro", dt.date(2023, 3, 6), "Unique Fabricating", 49, "days", 100,
@@ -187,8 +199,17 @@ DEFECTS = {
         "UPDATE indicator_values SET value = 7 WHERE disaggregation = 'sex'",
         "indicator_values", "expect_column_values_to_be_null", "A suppressed cell publishes no value"),
     "status inconsistent with pct_of_target": (
-        "UPDATE indicator_values SET status = 'on_track' WHERE indicator_code = 'CAP-01'",
+        "UPDATE indicator_values SET status = 'on_track' WHERE indicator_code = 'CAP-01' AND period_start = '2023-01-01'",
         "indicator_values", "expect_column_pair_values_a_to_be_greater_than_b", "on track means pct_of_target"),
+    "judged on incomplete reports": (
+        "UPDATE indicator_values SET status = 'on_track' WHERE indicator_code = 'CAP-01' AND period_start = '2023-07-01'",
+        "indicator_values", "expect_column_pair_values_a_to_be_greater_than_b", "rests on every report that was due"),
+    "incomplete with every report in": (
+        "UPDATE indicator_values SET status = 'incomplete' WHERE indicator_code = 'CAP-01' AND period_start = '2023-01-01'",
+        "indicator_values", "expect_column_pair_values_a_to_be_greater_than_b", "fewer reports came than were due"),
+    "direction none judged": (
+        "UPDATE indicator_values SET status = 'no_target' WHERE indicator_code = 'CLA-06'",
+        "indicator_values", "expect_column_values_to_be_null", "without a direction has no status"),
     "theme missing from indicator_values": (
         "DELETE FROM indicator_values WHERE theme = 'compliance'",
         "indicator_values", "expect_column_distinct_values_to_contain_set", "Every theme is present"),

@@ -15,6 +15,7 @@ Every run writes only under a temporary folder (MEL_* settings and its own DAGST
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import inspect
 import io
 import json
@@ -36,7 +37,7 @@ import pytest
 from mel_pipeline.contract import LOAD_ORDER
 from mel_pipeline.publish import MARTS_FILE, PARQUET_LINK, STAGING_PREFIX
 from mel_pipeline.settings import REPO_ROOT
-from tests.conftest import LOAD_TIME, digest, table_digests
+from tests.conftest import LOAD_TIME, digest, relation_digest, table_digests
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ MART_TABLES = {"indicator_values", "theme_scorecard", "sentinel_signals", "outco
                "stakeholder_divergence", "indicator_catalog", "load_audit", "rejected_rows"}
 RUN_TIMEOUT = 300
 AS_OF = "2025-12-31"
-ANALYST = "import duckdb, json, sys, time\nfrom pathlib import Path\n\n" + inspect.getsource(table_digests) + textwrap.dedent("""
+ANALYST = "import duckdb, json, sys, time\nfrom pathlib import Path\n\n" + inspect.getsource(relation_digest) + inspect.getsource(table_digests) + textwrap.dedent("""
 
     marts, stop = sys.argv[1], Path(sys.argv[2])
     held = duckdb.connect(marts, read_only=True)
@@ -336,10 +337,6 @@ def test_the_refresh_after_the_kills_succeeds_and_clears_their_leftovers(scenari
     assert len([name for name in scenario.marts_folder_after if name.startswith(".parquet-")]) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "indicator_engine.INDICATOR_VALUES_SQL sums DOUBLE numerators, denominators and values with sum(), whose "
-    "result depends on the order rows reach the aggregate: the same input gives values differing in the last "
-    "bits (e.g. AWR-05 PORTFOLIO life 206.45 vs 206.45000000000002), so two refreshes are not bit-for-bit equal"))
 def test_indicator_values_do_not_depend_on_the_order_rows_are_stored_in(scenario):
     from mel_pipeline.indicator_engine import build_indicator_values
     from mel_pipeline.indicator_registry import load_registry
@@ -350,9 +347,10 @@ def test_indicator_values_do_not_depend_on_the_order_rows_are_stored_in(scenario
         connection = duckdb.connect()
         connection.execute("SET threads = 1")  # one thread sums in the order rows are stored
         connection.execute(f"ATTACH '{scenario.place.warehouse}' AS w (READ_ONLY)")
-        connection.execute("CREATE TABLE stg_targets AS SELECT * FROM w.stg_targets")
+        for table in ("stg_targets", "stg_projects"):
+            connection.execute(f"CREATE TABLE {table} AS SELECT * FROM w.{table} ORDER BY ALL {order}")
         connection.execute(f"CREATE TABLE indicator_results AS SELECT * FROM w.indicator_results ORDER BY ALL {order}")
-        build_indicator_values(connection, sheets)
+        build_indicator_values(connection, sheets, dt.date.fromisoformat(AS_OF))
         values.append(connection.execute("SELECT * FROM indicator_values ORDER BY ALL").fetchall())
         connection.close()
     assert values[0] == values[1]

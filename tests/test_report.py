@@ -71,14 +71,24 @@ def test_suppressed_cells_read_suppressed_never_a_number(built):
     _, page = built
     indicator = re.search(r"<figure><figcaption><h4>AWR-02 .*?</figure>", section(page, "awareness"), re.S).group(0)
     row = re.search(r"<tr><td>2024 H1</td>(.*?)</tr>", indicator, re.S).group(1)
-    actual, target, percent, status = re.findall(r"<td[^>]*>(.*?)</td>", row)
-    assert "suppressed" in actual and "suppressed" in percent and "Suppressed" in status
+    actual, target, percent, status, reports = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert "suppressed" in actual and "suppressed" in percent and "Suppressed" in status and reports == "2 of 2"
     assert not re.search(r"\d", actual + percent)
     assert target == "100%"
     means = re.search(r"<summary>Group means</summary>(.*?)</details>", section(page, "enforcement"), re.S).group(1)
     assert re.findall(r"<th[^>]*>(.*?)</th>", means)[1:] == ["Worker", "Employer", "Government", "Academia"]
     cells = re.findall(r"<td[^>]*>(.*?)</td>", means)
     assert cells[1:4] == ["2.10", "4.20", "4.00"] and "suppressed" in cells[4]
+
+
+def test_coverage_is_shown_beside_each_status(built):
+    _, page = built
+    indicator = re.search(r"<figure><figcaption><h4>CAP-01 .*?</figure>", section(page, "capacity"), re.S).group(0)
+    statuses = {semester: (re.sub(r"<[^>]+>", "", status), reports) for semester, status, reports in re.findall(
+        r"<tr><td>(\d{4} H\d)</td>(?:<td[^>]*>.*?</td>){3}<td[^>]*>(.*?)</td><td[^>]*>(.*?)</td></tr>", indicator)}
+    assert statuses == {"2023 H1": ("Off track", "2 of 2"), "2023 H2": ("Incomplete reports", "1 of 2"),
+                        "2024 H1": ("Not reported", "0 of 2")}
+    assert "Not judged" in section(page, "cla")
 
 
 def test_signals_are_listed_with_accented_places(built):

@@ -98,7 +98,7 @@ def build_indicator_values_asset(sheets: list[IndicatorSheet]) -> dg.AssetsDefin
         of target and status (on track / at risk / off track / no target), before disclosure control."""
         settings = warehouse.settings()
         with warehouse.connect() as connection:
-            rows = build_indicator_values(connection, load_registry(settings.indicators_dir))
+            rows = build_indicator_values(connection, load_registry(settings.indicators_dir), settings.as_of)
             mismatches = connection.execute(DISAGGREGATION_MISMATCH_SQL).fetchall()
             mismatch_table = query_markdown(connection, DISAGGREGATION_MISMATCH_SQL + " LIMIT 20")
             missing = [code for (code,) in connection.execute(
