@@ -362,6 +362,9 @@ def _sentinel(as_of: dt.date) -> pa.DataFrameSchema:
         column("unit", "text", required=False, optional_column=True, aliases=("unidad",)),
         column("label", "text", required=False, optional_column=True, aliases=("etiqueta", "caso")),
         column("source", "text", aliases=("fuente", "source_url")),
+        column("sector", "text", required=False, optional_column=True, aliases=("sector_economico", "industria"),
+               description="The economic sector an observation belongs to (e.g. an RRM case's 'automotive parts'); "
+                           "blank for series that cover every sector."),
     ])
 
 

@@ -92,12 +92,25 @@ def create_shared_views(connection: duckdb.DuckDBPyConnection, views_sql: str, s
         raise IndicatorError(f"indicators/_shared/views.sql: {error}") from None
 
 
-def _parameters(sql: str, settings: Settings) -> dict:
+def _parameters(sheet: IndicatorSheet, settings: Settings) -> dict:
+    """The values of the `$name` parameters the sheet's SQL uses: the engine's (`SQL_PARAMETERS`) and the sheet's own.
+
+    A name the SQL uses but nobody supplies, a sheet parameter the SQL never uses (a misspelling,
+    most likely) and a sheet parameter shadowing one of the engine's all fail.
+    """
     values = {"as_of": settings.as_of}
-    used = set(re.findall(r"\$([a-z_]+)", sql))
+    shadowing = sorted(set(sheet.parameters) & set(values))
+    if shadowing:
+        raise IndicatorError(f"sheet parameter(s) {shadowing} would replace the engine's own; rename them")
+    values.update(sheet.parameters)
+    used = set(re.findall(r"\$([a-z_]+)", sheet.sql))
     unknown = used - set(values)
     if unknown:
-        raise IndicatorError(f"unknown SQL parameter(s) {sorted(unknown)}; available: {', '.join(SQL_PARAMETERS)}")
+        available = ", ".join([*SQL_PARAMETERS, *sheet.parameters])
+        raise IndicatorError(f"unknown SQL parameter(s) {sorted(unknown)}; available: {available}")
+    unused = sorted(set(sheet.parameters) - used)
+    if unused:
+        raise IndicatorError(f"sheet parameter(s) {unused} are not used by the SQL (as ${unused[0]})")
     return {name: values[name] for name in used}
 
 
@@ -149,7 +162,7 @@ def run_indicator(connection: duckdb.DuckDBPyConnection, sheet: IndicatorSheet, 
     connection.execute(RESULTS_TABLE_SQL)
     connection.execute(INPUTS_TABLE_SQL)
     try:
-        parameters = _parameters(sheet.sql, settings)
+        parameters = _parameters(sheet, settings)
         fingerprint = inputs_fingerprint(connection, sheet.sql, parameters, shared_views_sql(settings.indicators_dir))
     except (duckdb.Error, IndicatorError) as error:
         raise IndicatorError(f"{label}: {error}") from None

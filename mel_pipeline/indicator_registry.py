@@ -70,6 +70,8 @@ class IndicatorSheet(BaseModel):
     thresholds: Thresholds | None = None
     status_bands: StatusBands = StatusBands()
     notes: str | None = None
+    # Values the SQL reads as `$name` (e.g. ENF-03's `sectors`), so a scope is stated in the sheet, not buried in SQL.
+    parameters: dict[str, str | float | list[str] | list[float]] = {}
     sql: str = ""  # filled from the .sql file beside the sheet
 
     @model_validator(mode="after")
