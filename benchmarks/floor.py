@@ -36,7 +36,8 @@ import pyarrow as pa
 
 from mel_pipeline import codes
 from mel_pipeline.contract import LOAD_ORDER, SOURCES
-from mel_pipeline.indicator_engine import RESULTS_TABLE_SQL, build_indicator_values, write_catalog
+from mel_pipeline.indicator_engine import (RESULTS_TABLE_SQL, build_indicator_values, sheet_sql_parameters,
+                                          write_catalog)
 from mel_pipeline.indicator_registry import load_registry, shared_views_sql
 from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
 from mel_pipeline.publish import MARTS_FILE, export_parquet, write_marts
@@ -152,7 +153,7 @@ def run(settings: Settings, out_dir: Path) -> dict[str, float]:
     connection.execute(shared_views_sql(settings.indicators_dir))
     connection.execute(RESULTS_TABLE_SQL)
     for sheet in sheets:
-        parameters = {"as_of": settings.as_of} if "$as_of" in sheet.sql else {}
+        parameters = sheet_sql_parameters(sheet, settings)
         connection.execute(
             f"INSERT INTO indicator_results SELECT {ql(sheet.code)}, project_code, period_start, period_end, "
             f"disaggregation, disaggregation_value, numerator, denominator, value FROM ({sheet.sql})", parameters)

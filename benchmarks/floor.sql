@@ -38,6 +38,10 @@ CREATE MACRO to_date(v) AS
     CASE WHEN regexp_full_match(v, '[0-9]{4}-[0-9]{2}-[0-9]{2}([ T].*)?') THEN TRY_CAST(left(v, 10) AS DATE)
          WHEN regexp_full_match(v, '[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}') THEN CAST(try_strptime(v, '%d/%m/%Y') AS DATE) END;
 CREATE MACRO to_timestamp(v) AS CAST(TRY_CAST(v AS TIMESTAMPTZ) AT TIME ZONE 'UTC' AS TIMESTAMP);
+-- Survey tools write the submission time in UTC; it is published in Mexico City time (a bare date stays as it is).
+CREATE MACRO to_local_time(v) AS
+    CASE WHEN length(v) > 10 THEN CAST(timezone('America/Mexico_City', TRY_CAST(v AS TIMESTAMPTZ)) AS TIMESTAMP)
+         ELSE to_timestamp(v) END;
 CREATE MACRO plain_number(v) AS
     CASE WHEN regexp_full_match(v, '[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?') THEN replace(v, ',', '') ELSE v END;
 CREATE MACRO to_number(v) AS
@@ -451,7 +455,7 @@ CREATE TEMP TABLE feedback_columns (
     "datos-telefono_contacto" VARCHAR);
 CREATE TEMP TABLE feedback_text AS SELECT * FROM {{feedback}};
 CREATE OR REPLACE TEMP TABLE typed AS
-SELECT _source_file, _row_number, submission_id, submitted_at_text, to_timestamp(submitted_at_text) AS submitted_at,
+SELECT _source_file, _row_number, submission_id, submitted_at_text, to_local_time(submitted_at_text) AS submitted_at,
        upper(project_code) AS project_code, to_code('stakeholder_group', stakeholder_group) AS stakeholder_group,
        to_code('state', state) AS state, to_code('sex', sex) AS sex, plant_code,
        NOT regexp_matches(respondent_phone, '^\+?[0-9 ()-]{8,20}$') AS bad_phone,
@@ -516,14 +520,15 @@ DELETE FROM failures;
 -- step: sentinel
 CREATE TEMP TABLE sentinel_columns (
     _source_file VARCHAR, _row_number BIGINT, series_code VARCHAR, observed_on VARCHAR, geography VARCHAR, value VARCHAR,
-    unit VARCHAR, label VARCHAR, source VARCHAR);
+    unit VARCHAR, label VARCHAR, source VARCHAR, sector VARCHAR);
 CREATE OR REPLACE TEMP TABLE typed AS
 SELECT _source_file, _row_number, lower(series_code) AS series_code, observed_on_text, to_date(observed_on_text) AS observed_on,
-       to_code('state_or_total', geography) AS geography, value_text, to_number(value_text) AS value, unit, label, source
+       to_code('state_or_total', geography) AS geography, value_text, to_number(value_text) AS value, unit, label, source,
+       sector
 FROM (
     SELECT _source_file, _row_number, clean(series_code) AS series_code, clean(observed_on) AS observed_on_text,
            clean(geography) AS geography, clean(value) AS value_text, clean(unit) AS unit, clean(label) AS label,
-           clean(source) AS source
+           clean(source) AS source, clean(sector) AS sector
     FROM {{sentinel}});
 INSERT INTO failures
 SELECT * FROM (SELECT _source_file, _row_number, unnest([
@@ -541,7 +546,7 @@ FROM typed
 WINDOW observation AS (PARTITION BY _source_file, series_code, observed_on, geography, label)) WHERE f IS NOT NULL;
 INSERT INTO rejected_rows SELECT * FROM failed_rows('sentinel');
 CREATE TABLE stg_sentinel AS
-SELECT series_code, observed_on, geography, value, unit, label, source, _source_file, _row_number
+SELECT series_code, observed_on, geography, value, unit, label, source, sector, _source_file, _row_number
 FROM typed t ANTI JOIN failures f ON f.file = t._source_file AND f.row_number = t._row_number;
 INSERT INTO rows_read SELECT 'sentinel', _source_file, count(*) FROM typed GROUP BY ALL;
 DELETE FROM failures;

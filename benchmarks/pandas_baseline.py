@@ -33,7 +33,8 @@ import pandera.pandas as pa
 
 from mel_pipeline.codes import normalise_token, spelling_map
 from mel_pipeline.contract import LOAD_ORDER, SOURCES, Source
-from mel_pipeline.indicator_engine import RESULTS_TABLE_SQL, build_indicator_values, write_catalog
+from mel_pipeline.indicator_engine import (RESULTS_TABLE_SQL, build_indicator_values, sheet_sql_parameters,
+                                          write_catalog)
 from mel_pipeline.indicator_registry import RESULT_COLUMNS, IndicatorSheet, load_registry, shared_views_sql
 from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
 from mel_pipeline.publish import MARTS_FILE, export_parquet, write_marts
@@ -169,7 +170,11 @@ def parse(text: pd.DataFrame, schema: pa.DataFrameSchema) -> tuple[pd.DataFrame,
         elif kind == "date":
             value = to_date(raw)
         elif kind == "datetime":
-            value = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce").dt.tz_localize(None)
+            value = pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")
+            # The survey tools' submission time is UTC and is published as Mexico City time (bare dates excepted).
+            local = name == "submitted_at" and raw.str.len() > len("2024-01-01")
+            value = value.where(~local, value.dt.tz_convert("America/Mexico_City").dt.tz_localize(None).dt.tz_localize("UTC"))
+            value = value.dt.tz_localize(None)
         elif kind == "number":
             value = to_number(raw)
         elif kind == "integer":
@@ -431,7 +436,7 @@ def publish(settings: Settings, out_dir: Path, sheets: list[IndicatorSheet], sta
             sql = "SELECT * FROM person_level_rows"
         else:
             sql = sheet.sql
-        parameters = {"as_of": settings.as_of} if "$as_of" in sql else {}
+        parameters = {} if compute else sheet_sql_parameters(sheet, settings)
         connection.execute(
             f"INSERT INTO indicator_results SELECT {ql(sheet.code)}, project_code, CAST(period_start AS DATE), "
             f"CAST(period_end AS DATE), disaggregation, disaggregation_value, numerator, denominator, value "

@@ -330,6 +330,9 @@ def _feedback(as_of: dt.date) -> pa.DataFrameSchema:
     return frame([
         column("submission_id", "text", aliases=("uuid", "instanceid", "meta instanceid", "id_respuesta")),
         column("submitted_at", "datetime", aliases=("submission time", "submissiondate", "fecha_envio", "end"),
+               description="When the answer was submitted, in Mexico City local time (America/Mexico_City): Kobo's "
+                           "_submission_time and ODK's SubmissionDate, written in UTC, are converted on reading; "
+                           "the semester is that of this local date.",
                checks=(pa.Check.le(pd.Timestamp(as_of) + pd.Timedelta(days=1)),)),
         project_code_column(),
         column("stakeholder_group", "code", aliases=("grupo_actor", "tipo_actor", "sector"), vocabulary=codes.STAKEHOLDER_GROUPS),
@@ -363,6 +366,9 @@ def _sentinel(as_of: dt.date) -> pa.DataFrameSchema:
         column("unit", "text", required=False, optional_column=True, aliases=("unidad",)),
         column("label", "text", required=False, optional_column=True, aliases=("etiqueta", "caso")),
         column("source", "text", aliases=("fuente", "source_url")),
+        column("sector", "text", required=False, optional_column=True, aliases=("sector_economico", "industria"),
+               description="The economic sector an observation belongs to (e.g. an RRM case's 'automotive parts'); "
+                           "blank for series that cover every sector."),
     ])
 
 

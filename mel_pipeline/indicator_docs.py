@@ -41,6 +41,10 @@ def render_sheet(sheet: IndicatorSheet) -> str:
         limits += [f"above {sheet.thresholds.upper}"] if sheet.thresholds.upper is not None else []
         limits += [f"below {sheet.thresholds.lower}"] if sheet.thresholds.lower is not None else []
         lines.append(f"| Sentinel series | `{sheet.thresholds.series_code}`: signals {'; '.join(limits)} |")
+    if sheet.parameters:
+        shown = [f"`{name}`: {', '.join(map(str, value)) if isinstance(value, list) else value}"
+                 for name, value in sheet.parameters.items()]
+        lines.append(f"| Parameters | {'; '.join(shown)} |")
     if sheet.direction != "none":
         bands = sheet.status_bands
         lines.append(f"| Status bands | on track from {bands.on_track}% of target, at risk from {bands.at_risk}% "

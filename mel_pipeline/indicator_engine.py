@@ -96,12 +96,25 @@ def create_shared_views(connection: duckdb.DuckDBPyConnection, views_sql: str, s
         raise IndicatorError(f"indicators/_shared/views.sql: {error}") from None
 
 
-def _parameters(sql: str, settings: Settings) -> dict:
+def sheet_sql_parameters(sheet: IndicatorSheet, settings: Settings) -> dict:
+    """The values of the `$name` parameters the sheet's SQL uses: the engine's (`SQL_PARAMETERS`) and the sheet's own.
+
+    A name the SQL uses but nobody supplies, a sheet parameter the SQL never uses (a misspelling,
+    most likely) and a sheet parameter shadowing one of the engine's all fail.
+    """
     values = {"as_of": settings.as_of}
-    used = set(re.findall(r"\$([a-z_]+)", sql))
+    shadowing = sorted(set(sheet.parameters) & set(values))
+    if shadowing:
+        raise IndicatorError(f"sheet parameter(s) {shadowing} would replace the engine's own; rename them")
+    values.update(sheet.parameters)
+    used = set(re.findall(r"\$([a-z_]+)", sheet.sql))
     unknown = used - set(values)
     if unknown:
-        raise IndicatorError(f"unknown SQL parameter(s) {sorted(unknown)}; available: {', '.join(SQL_PARAMETERS)}")
+        available = ", ".join([*SQL_PARAMETERS, *sheet.parameters])
+        raise IndicatorError(f"unknown SQL parameter(s) {sorted(unknown)}; available: {available}")
+    unused = sorted(set(sheet.parameters) - used)
+    if unused:
+        raise IndicatorError(f"sheet parameter(s) {unused} are not used by the SQL (as ${unused[0]})")
     return {name: values[name] for name in used}
 
 
@@ -153,7 +166,7 @@ def run_indicator(connection: duckdb.DuckDBPyConnection, sheet: IndicatorSheet, 
     connection.execute(RESULTS_TABLE_SQL)
     connection.execute(INPUTS_TABLE_SQL)
     try:
-        parameters = _parameters(sheet.sql, settings)
+        parameters = sheet_sql_parameters(sheet, settings)
         fingerprint = inputs_fingerprint(connection, sheet.sql, parameters, shared_views_sql(settings.indicators_dir))
     except (duckdb.Error, IndicatorError) as error:
         raise IndicatorError(f"{label}: {error}") from None
@@ -218,9 +231,18 @@ def _is_year(start: str, end: str) -> str:
     return f"({start} = make_date(year({start}), 1, 1) AND {end} = make_date(year({start}), 12, 31))"
 
 
-# Figures are summed as DECIMAL, exactly, so that neither the order rows arrive in nor the number of
-# threads can change a last digit: two refreshes of the same data give bit-for-bit equal marts.
+# Numerators, denominators and targets are summed as DECIMAL, exactly, so that neither the order rows
+# arrive in nor the number of threads can change a last digit: two refreshes of the same data give
+# bit-for-bit equal marts.
 EXACT = "DECIMAL(38, 9)"
+
+
+def _ordered_sum(column: str) -> str:
+    """A sum taken in the order of the summed values, so that the last bits of a DOUBLE sum (values computed by
+    an indicator's SQL, such as means, keep every digit, and portfolio means sum them) do not depend on the
+    order rows reach the aggregate."""
+    return f"sum({column} ORDER BY {column})"
+
 
 INDICATOR_VALUES_SQL = f"""
 CREATE OR REPLACE TABLE indicator_values AS
@@ -228,7 +250,7 @@ WITH catalog AS (SELECT * FROM indicator_catalog),
 results AS (
     SELECT r.indicator_code, r.project_code, r.period_start, r.period_end, r.disaggregation, r.disaggregation_value,
            CAST(r.numerator AS {EXACT}) AS numerator, CAST(r.denominator AS {EXACT}) AS denominator,
-           CAST(r.value AS {EXACT}) AS value, {_is_year('r.period_start', 'r.period_end')} AS whole_year
+           r.value, {_is_year('r.period_start', 'r.period_end')} AS whole_year
     FROM indicator_results r JOIN catalog c ON c.code = r.indicator_code
 ),
 supplied AS (
@@ -339,9 +361,9 @@ portfolio AS (
     -- Summed targets stand for counts only, and only when every project with a figure has a target of its own.
     SELECT s.indicator_code, '{PORTFOLIO}' AS project_code, s.period_start, s.period_end, s.disaggregation,
            s.disaggregation_value,
-           CASE WHEN c.aggregation = 'mean' THEN sum(s.value) ELSE sum(s.numerator) END AS numerator,
+           CASE WHEN c.aggregation = 'mean' THEN {_ordered_sum('s.value')} ELSE sum(s.numerator) END AS numerator,
            CASE WHEN c.aggregation = 'mean' THEN count(s.value) ELSE sum(s.denominator) END AS denominator,
-           CASE c.aggregation WHEN 'sum' THEN sum(s.value) WHEN 'mean' THEN avg(s.value)
+           CASE c.aggregation WHEN 'sum' THEN {_ordered_sum('s.value')} WHEN 'mean' THEN avg(s.value ORDER BY s.value)
                               WHEN 'median' THEN median(s.value) END AS value,
            CASE WHEN c.target_rule = 'sum' AND count(*) FILTER (WHERE NOT s.missing_report AND s.target IS NULL) = 0
                 THEN sum(s.target) END AS target,
@@ -398,8 +420,8 @@ span_groups AS (
            arg_max({{'numerator': s.numerator, 'denominator': s.denominator, 'value': s.value}}, s.period_end)
                FILTER (WHERE NOT s.missing_report) AS latest,
            arg_max(s.target, s.period_end) AS latest_target,
-           sum(s.numerator) AS numerator_sum, sum(s.denominator) AS denominator_sum, sum(s.value) AS value_sum,
-           avg(s.value) AS value_mean, sum(s.target) AS target_sum,
+           {_ordered_sum('s.numerator')} AS numerator_sum, {_ordered_sum('s.denominator')} AS denominator_sum,
+           {_ordered_sum('s.value')} AS value_sum, avg(s.value ORDER BY s.value) AS value_mean, sum(s.target) AS target_sum,
            count(*) FILTER (WHERE s.target IS NULL) = 0 AS every_target
     FROM spans s JOIN catalog c ON c.code = s.indicator_code
     WHERE c.rolls_up

@@ -75,6 +75,8 @@ class IndicatorSheet(BaseModel):
     # the indicator's accumulation and aggregation imply.
     target_rule: Literal["sum", "latest", "none"] | None = None
     notes: str | None = None
+    # Values the SQL reads as `$name` (e.g. ENF-03's `sectors`), so a scope is stated in the sheet, not buried in SQL.
+    parameters: dict[str, str | float | list[str] | list[float]] = {}
     sql: str = ""  # filled from the .sql file beside the sheet
 
     @model_validator(mode="after")

@@ -18,6 +18,13 @@ Conversion rules (the real files give some dates to the month or year only):
   the petition date, or the US request date when the petition date is blank. `observed_on` is the
   start, `value` the days from start to resolution. Dates that do not parse (e.g. "2024-03/04
   (announced ...)") count as blank.
+- `rrm_cases_open`: one row per case with a start date (as above) but no resolution date: the case
+  was still open when the reference file was compiled. `observed_on` is the start and `value` is 1
+  (one open case). How long it has been open depends on the date it is judged at, so the days are
+  not stored: ENF-03 counts them to its as-of date, which keeps a run reproducible for a fixed as-of.
+- Both RRM series carry the case's `sector`: the reference file's sector in lower case without its
+  parenthesised detail ("automotive parts (iron castings)" -> "automotive parts", "rubber/tires
+  (automotive)" -> "rubber/tires"). Other series have no sector.
 - `rrm_cases_requested`: US review requests per calendar quarter (dated at the quarter's first
   day), every quarter from the first to the last request, zero quarters included. Only the cases
   listed in `rrm_cases.csv` with a parseable request date are counted.
@@ -47,7 +54,7 @@ ILAB_PROJECTS_FILE = "ilab_mexico_projects.csv"
 RRM_CASES_FILE = "rrm_cases.csv"
 LABOR_STATS_FILE = "mexico_labor_stats.csv"
 
-SENTINEL_COLUMNS = ("series_code", "observed_on", "geography", "value", "unit", "label", "source")
+SENTINEL_COLUMNS = ("series_code", "observed_on", "geography", "value", "unit", "label", "source", "sector")
 PROJECT_COLUMNS = ("project_code", "title", "short_name", "grantee", "start_date", "end_date", "budget_usd",
                    "themes", "report_due_days", "source_url")
 REPORT_DUE_DAYS = 30
@@ -64,6 +71,7 @@ class SentinelRow(NamedTuple):
     unit: str
     label: str
     source: str
+    sector: str = ""
 
 
 class ProjectRecord(NamedTuple):
@@ -192,19 +200,29 @@ def _urls(text: str) -> str:
 
 
 def rrm_sentinel_rows(cases_csv: Path) -> list[SentinelRow]:
-    """Series `rrm_days_to_resolution` (one row per resolved case) and `rrm_cases_requested` (per quarter)."""
+    """Series `rrm_days_to_resolution` (one row per resolved case), `rrm_cases_open` (one row per case
+    still open) and `rrm_cases_requested` (per quarter)."""
     cases = _read_rows(cases_csv)
     rows = []
     for case in cases:
         start = parse_date(case["petition_date"]) or parse_date(case["us_request_date"])
-        resolved = parse_date(case["resolution_or_outcome_date"], end_of_period=True)
-        if start is None or resolved is None:
+        if start is None:
             continue
-        rows.append(SentinelRow("rrm_days_to_resolution", start, canonical_state(case["state"]),
-                                float((resolved - start).days), "days", case["case_label"],
-                                _urls(case["source_urls"])))
+        resolved = parse_date(case["resolution_or_outcome_date"], end_of_period=True)
+        state, label, sources, sector = (canonical_state(case["state"]), case["case_label"],
+                                         _urls(case["source_urls"]), rrm_sector(case["sector"]))
+        if resolved is None:
+            rows.append(SentinelRow("rrm_cases_open", start, state, 1.0, "open cases", label, sources, sector))
+        else:
+            rows.append(SentinelRow("rrm_days_to_resolution", start, state, float((resolved - start).days), "days",
+                                    label, sources, sector))
     rows.extend(_requests_per_quarter(cases))
     return rows
+
+
+def rrm_sector(text: str) -> str:
+    """The sector of an RRM case as the sentinel series carry it: lower case, parenthesised detail dropped."""
+    return re.sub(r"\s*\(.*\)\s*$", "", text).strip().lower()
 
 
 def _quarter_start(day: dt.date) -> dt.date:

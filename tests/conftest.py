@@ -54,10 +54,15 @@ def staged_connection(tables: dict[str, list[dict]], as_of: dt.date = FIXTURE_AS
 
 def compute_indicators(tables: dict[str, list[dict]], codes: list[str], as_of: dt.date = FIXTURE_AS_OF):
     """Run the named indicators of the real catalogue on fixture rows; returns indicator_values as dicts."""
-    connection = staged_connection(tables, as_of)
-    settings = Settings.from_env(as_of=as_of)
     sheets = [sheet for sheet in load_registry(REPO_ROOT / "indicators") if sheet.code in codes]
     assert sorted(sheet.code for sheet in sheets) == sorted(codes), "unknown indicator code in the test"
+    return compute_sheets(tables, sheets, as_of)
+
+
+def compute_sheets(tables: dict[str, list[dict]], sheets: list, as_of: dt.date = FIXTURE_AS_OF):
+    """Run the given (possibly altered) sheets on fixture rows; returns indicator_values as dicts."""
+    connection = staged_connection(tables, as_of)
+    settings = Settings.from_env(as_of=as_of)
     create_shared_views(connection, shared_views_sql(REPO_ROOT / "indicators"), settings)
     for sheet in sheets:
         run_indicator(connection, sheet, settings)

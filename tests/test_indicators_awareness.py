@@ -188,6 +188,6 @@ def test_awr05_semester_mean_of_monthly_rates_for_the_portfolio_only_and_no_tota
     # The year pools the months: Guanajuato (4 + 12 + 6) / 3 = 22/3, not the mean of the semesters (8 + 6) / 2.
     assert parts(pick(rows, period_type="year", disaggregation="state", disaggregation_value="Guanajuato")) == (
         22.0, 3, 22 / 3)
-    # Direction none: even with a target of 3.0 (below the 4.0 observed) the status is 'no_target'.
+    # Direction none: even with a target of 3.0 (below the 4.0 observed) it is not judged: no status, no %.
     total = pick(rows, period_type="semester", disaggregation="total", **H1)
-    assert (total["target"], total["status"]) == (3.0, "no_target")
+    assert (total["target"], total["pct_of_target"], total["status"]) == (3.0, None, None)

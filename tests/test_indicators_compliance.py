@@ -72,7 +72,7 @@ def test_cmp02_votes_held_add_up_over_states_projects_and_semesters_and_take_the
 
 # CMP-03 ---------------------------------------------------------------------------------------------
 
-def test_cmp03_legitimation_rate_is_votes_legitimated_over_votes_held_with_no_target_status():
+def test_cmp03_legitimation_rate_is_votes_legitimated_over_votes_held_and_never_judged():
     targets = [{"project_code": "PADF", "indicator_code": "CMP-03", **H1, "target": 50.0}]
     rows = compute_indicators({"projects": PROJECTS, "targets": targets, "indicator_reports": [
         report("PADF", "CMP-03", H1, 4, 5),
@@ -83,8 +83,8 @@ def test_cmp03_legitimation_rate_is_votes_legitimated_over_votes_held_with_no_ta
     ]}, ["CMP-03"])
     padf = row_of(rows, "PADF", **H1)
     assert parts(padf) == (4, 5, 80.0)
-    # Direction none: a free vote has no better result, so even a target gives no status.
-    assert (padf["target"], padf["status"]) == (50.0, "no_target")
+    # Direction none: a free vote has no better result, so even a target gives no status and no % of target.
+    assert (padf["target"], padf["pct_of_target"], padf["status"]) == (50.0, None, None)
     assert parts(row_of(rows, "PADF", disaggregation="state", disaggregation_value="Guanajuato", **H1)) == (
         1, 2, 50.0)
     states = semester_rows(rows, "PADF", H1, "state")

@@ -3,14 +3,18 @@
 ENF-03 is also checked against the real USMCA Rapid Response Mechanism cases of the reference data.
 """
 
-import csv
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from mel_pipeline import reference
+from mel_pipeline.indicator_engine import run_indicator
+from mel_pipeline.indicator_registry import IndicatorError, load_registry
+from mel_pipeline.settings import Settings
 from tests import conftest
-from tests.conftest import compute_indicators, parts, pick, report, semester_rows
+from tests.conftest import compute_indicators, compute_sheets, parts, pick, report, semester_rows
 
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
 H2 = {"period_start": dt.date(2022, 7, 1), "period_end": dt.date(2022, 12, 31)}
@@ -83,62 +87,108 @@ def test_enf02_sanction_rate_by_employer_size_adds_up_and_reaggregates_from_coun
 
 # ENF-03 ---------------------------------------------------------------------------------------------
 
-def sentinel(observed_on, geography, days, label, series="rrm_days_to_resolution"):
+def sentinel(observed_on, geography, days, label, series="rrm_days_to_resolution", sector="automotive parts"):
     return {"series_code": series, "observed_on": observed_on, "geography": geography, "value": days,
-            "label": label, "source": "https://example.org/case"}
+            "label": label, "source": "https://example.org/case", "sector": sector}
 
 
-def test_enf03_median_days_per_semester_for_the_portfolio_only_with_state_rows():
+def open_case(observed_on, geography, label, sector="automotive parts"):
+    return sentinel(observed_on, geography, 1, label, series="rrm_cases_open", sector=sector)
+
+
+def enf03(rows, period_start, state=None):
+    """ENF-03's PORTFOLIO semester value for the semester starting on `period_start` (a state's, or the total)."""
+    dimension = {"disaggregation": "state", "disaggregation_value": state} if state else {"disaggregation": "total"}
+    return pick(rows, project_code="PORTFOLIO", period_type="semester", period_start=period_start, **dimension)["value"]
+
+
+def test_enf03_kaplan_meier_median_counts_open_cases_as_censored_at_the_as_of_date():
     rows = compute_indicators({"sentinel": [
         sentinel(dt.date(2023, 1, 10), "Coahuila", 100, "Case A"),
-        sentinel(dt.date(2023, 2, 10), "Coahuila", 200, "Case B"),
-        sentinel(dt.date(2023, 6, 30), "Guanajuato", 60, "Case C"),
-        sentinel(dt.date(2023, 3, 1), "total", 500, "Case without a state"),
-        sentinel(dt.date(2023, 7, 1), "Coahuila", 40, "Case D"),               # next semester
+        open_case(dt.date(2023, 2, 10), "Coahuila", "Case B"),
+        sentinel(dt.date(2023, 3, 1), "Guanajuato", 60, "Case C"),
+        sentinel(dt.date(2023, 3, 15), "total", 200, "Case D without a state"),
+        sentinel(dt.date(2023, 4, 1), "Coahuila", 1200, "Case E resolved after the as-of date"),
+        sentinel(dt.date(2023, 5, 15), "Zacatecas", 347, "Mine", sector="mining"),       # out of scope
+        sentinel(dt.date(2023, 5, 20), "Zacatecas", 10, "Case without a sector", sector=None),  # out of scope
+        open_case(dt.date(2023, 7, 1), "Coahuila", "Case F"),                             # next semester
         sentinel(dt.date(2023, 1, 1), "total", 3, "Requests", series="rrm_cases_requested"),  # other series
-    ]}, ["ENF-03"])
+        *(sentinel(dt.date(2024, 2, day), "Puebla", days, f"Case {days}") for day, days in
+          [(1, 30), (2, 50), (3, 70), (4, 90)]),
+    ]}, ["ENF-03"])  # as of 2025-12-31
     assert {row["project_code"] for row in rows} == {"PORTFOLIO"}
-    total = pick(rows, period_type="semester", disaggregation="total", **H1_2023)
-    # Median of 60, 100, 200 and 500 = (100 + 200) / 2; a median carries no numerator or denominator.
-    assert parts(total) == (None, None, 150.0)
-    assert pick(rows, period_type="semester", disaggregation="state", disaggregation_value="Coahuila",
-                **H1_2023)["value"] == 150.0
-    assert pick(rows, period_type="semester", disaggregation="state", disaggregation_value="Guanajuato",
-                **H1_2023)["value"] == 60.0
-    # The case without a state is in the total only: no 'state' row valued 'total'.
-    assert {r["disaggregation_value"] for r in rows if r["disaggregation"] == "state"} == {"Coahuila", "Guanajuato"}
-    assert pick(rows, period_type="semester", disaggregation="total", period_start=dt.date(2023, 7, 1))["value"] == 40
+    assert {row["period_type"] for row in rows} == {"semester"}
+    # 2023 H1 in scope: C resolved at 60, A at 100, D at 200; B open since 2023-02-10, censored at the
+    # as-of date after 1,055 days; E would resolve on 2026-07-14, after the as-of date, so it is censored
+    # there after 1,005 days (2023-04-01 to 2025-12-31).
+    #   t = 60:  5 at risk, 1 resolved: S = 4/5 = 0.8
+    #   t = 100: 4 at risk, 1 resolved: S = 0.8 x 3/4 = 0.6
+    #   t = 200: 3 at risk, 1 resolved: S = 0.6 x 2/3 = 0.4 <= 0.5, so the median is 200 days
+    # (the median of the resolved cases alone would be 100). A median has no numerator or denominator.
+    assert parts(pick(rows, disaggregation="total", **H1_2023)) == (None, None, 200.0)
+    # Coahuila: A resolved at 100 of 3 at risk (S = 2/3), then only censored cases: S never reaches 0.5.
+    assert enf03(rows, dt.date(2023, 1, 1), "Coahuila") is None
+    assert enf03(rows, dt.date(2023, 1, 1), "Guanajuato") == 60.0  # its only case: S(60) = 0
+    # The case without a state is in the total only; the mine and the case without a sector are nowhere.
+    assert {r["disaggregation_value"] for r in rows if r["disaggregation"] == "state"} == {
+        "Coahuila", "Guanajuato", "Puebla"}
+    # 2023 H2: one case, still open, so the semester has a row without a median.
+    assert enf03(rows, dt.date(2023, 7, 1)) is None and enf03(rows, dt.date(2023, 7, 1), "Coahuila") is None
+    # 2024 H1, four resolved cases: S(30) = 3/4, S(50) = 3/4 x 2/3 = 1/2 exactly, so the median is 50
+    # (the smallest t with S(t) <= 0.5, not the average 60 of the two middle values).
+    assert enf03(rows, dt.date(2024, 1, 1)) == 50.0
 
 
-def test_enf03_median_of_real_rrm_cases_gm_silao_and_tridonex():
-    with (Path(conftest.REFERENCE) / "rrm_cases.csv").open(newline="", encoding="utf-8") as handle:
-        cases = {row["case_label"]: row for row in csv.DictReader(handle)}
+def test_enf03_sheet_parameters_reach_the_sql_and_unknown_or_unused_ones_fail():
+    sheet = next(sheet for sheet in load_registry(conftest.REPO_ROOT / "indicators") if sheet.code == "ENF-03")
+    assert sheet.parameters == {"sectors": ["automotive", "automotive parts", "rubber/tires"]}
+    settings = Settings.from_env(as_of=conftest.FIXTURE_AS_OF)
+    mining = sheet.model_copy(update={"parameters": {"sectors": ["mining"]}})
+    rows = compute_sheets({"sentinel": [sentinel(dt.date(2023, 5, 15), "Zacatecas", 347, "Mine", sector="mining"),
+                                        sentinel(dt.date(2023, 5, 16), "Coahuila", 20, "Plant")]}, [mining])
+    # With the scope set to mining, only the mine is in: the Coahuila plant (automotive parts) is out.
+    assert {(row["disaggregation_value"], row["value"]) for row in rows} == {("total", 347.0), ("Zacatecas", 347.0)}
+    with pytest.raises(IndicatorError, match=r"unknown SQL parameter\(s\) \['sectors'\]"):
+        run_indicator(duckdb.connect(), sheet.model_copy(update={"parameters": {}}), settings)
+    with pytest.raises(IndicatorError, match=r"sheet parameter\(s\) \['sector'\] are not used by the SQL"):
+        run_indicator(duckdb.connect(), sheet.model_copy(
+            update={"parameters": {**sheet.parameters, "sector": ["mining"]}}), settings)
+    with pytest.raises(IndicatorError, match=r"\['as_of'\] would replace the engine's own"):
+        run_indicator(duckdb.connect(), sheet.model_copy(
+            update={"parameters": {**sheet.parameters, "as_of": "2020-01-01"}}), settings)
 
-    def days_to_resolution(case):
-        # The case starts at the petition, or at the US request when no petition date is known.
-        start = dt.date.fromisoformat(case["petition_date"] or case["us_request_date"])
-        return start, (dt.date.fromisoformat(case["resolution_or_outcome_date"]) - start).days
 
-    # GM Silao: no petition (US self-initiated); request 2021-05-12, resolved 2021-08-18 (legitimation vote):
-    #   19 days left in May + 30 (June) + 31 (July) + 18 (August) = 98 days.
-    # Tridonex: petition 2021-05-10, resolved 2021-08-10 (company agreement): 31 + 30 + 31 = 92 days.
-    # Both started in January-June 2021, so that semester's median is (92 + 98) / 2 = 95 days.
-    silao_start, silao_days = days_to_resolution(cases["GM Silao"])
-    tridonex_start, tridonex_days = days_to_resolution(cases["Tridonex"])
-    assert (silao_start, silao_days) == (dt.date(2021, 5, 12), 98)
-    assert (tridonex_start, tridonex_days) == (dt.date(2021, 5, 10), 92)
-
-    rows = compute_indicators({"sentinel": [
-        sentinel(silao_start, cases["GM Silao"]["state"], silao_days, "GM Silao"),
-        sentinel(tridonex_start, cases["Tridonex"]["state"], tridonex_days, "Tridonex"),
-    ]}, ["ENF-03"])
-    semester = {"period_start": dt.date(2021, 1, 1), "period_end": dt.date(2021, 6, 30)}
-    assert pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="total",
-                **semester)["value"] == 95.0
-    assert pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="state",
-                disaggregation_value="Guanajuato", **semester)["value"] == 98.0
-    assert pick(rows, project_code="PORTFOLIO", period_type="semester", disaggregation="state",
-                disaggregation_value="Tamaulipas", **semester)["value"] == 92.0
+@pytest.mark.parametrize("as_of, expected", [
+    # As of 2025-12-31. 2021 H1: Tridonex 92, GM Silao 98 (both resolved): S(92) = 1/2, so 92.
+    # 2022 H1: Panasonic 90, Teksid 107, Manufacturas VU (1st) 121: S(90) = 2/3, S(107) = 1/3, so 107.
+    # 2022 H2: Manufacturas VU (2nd) only, still open: no median.
+    # 2023 H1: Unique Fabricating 49, Goodyear SLP 291, Draxton open since its US request of 2023-05-31
+    #   (censored at 945 days): S(49) = 2/3, S(291) = 2/3 x 1/2 = 1/3, so 291. Grupo México's mine (347)
+    #   and INISA's garment plant (213) are out of the sector scope; with them and without Draxton the
+    #   old median was (213 + 291) / 2 = 252.
+    # 2023 H2: Yazaki 58, Autoliv 96, Teklas 252: S(58) = 2/3, S(96) = 1/3, so 96.
+    # 2024 H1: Atento (services) and RV Fresh Foods (processed food) are open but out of scope: no row.
+    (dt.date(2025, 12, 31), {dt.date(2021, 1, 1): 92.0, dt.date(2022, 1, 1): 107.0, dt.date(2022, 7, 1): None,
+                             dt.date(2023, 1, 1): 291.0, dt.date(2023, 7, 1): 96.0}),
+    # As of 2023-12-31 the later resolutions are not known yet. 2023 H1: Unique 49 resolved; Goodyear
+    # (resolved 2024-02-05) censored at 255 days and Draxton at 214: S(49) = 2/3 and no later
+    # resolution, so no median. 2023 H2: Yazaki resolved at 58 (2023-10-04); Teklas (resolved
+    # 2024-04-09) censored at 152, Autoliv (2024-01-22) at 74: S(58) = 2/3, no median.
+    (dt.date(2023, 12, 31), {dt.date(2021, 1, 1): 92.0, dt.date(2022, 1, 1): 107.0, dt.date(2022, 7, 1): None,
+                             dt.date(2023, 1, 1): None, dt.date(2023, 7, 1): None}),
+])
+def test_enf03_on_the_real_rrm_cases_with_the_automotive_scope(as_of, expected):
+    rows = [row._asdict() for row in reference.rrm_sentinel_rows(Path(conftest.REFERENCE) / "rrm_cases.csv")
+            if row.observed_on <= as_of]
+    computed = compute_indicators({"sentinel": rows}, ["ENF-03"], as_of=as_of)
+    assert {row["period_start"]: row["value"] for row in computed if row["disaggregation"] == "total"} == expected
+    # By state, as of 2025-12-31: 2021 H1 Guanajuato (GM Silao) 98, Tamaulipas (Tridonex) 92; 2022 H1
+    # Coahuila (Teksid 107, VU 121): S(107) = 1/2, so 107.
+    if as_of == dt.date(2025, 12, 31):
+        assert enf03(computed, dt.date(2021, 1, 1), "Guanajuato") == 98.0
+        assert enf03(computed, dt.date(2021, 1, 1), "Tamaulipas") == 92.0
+        assert enf03(computed, dt.date(2022, 1, 1), "Coahuila") == 107.0
+        assert enf03(computed, dt.date(2023, 1, 1), "Guanajuato") is None  # Draxton, open
 
 
 # ENF-04 ---------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ def test_odk_flat_export() -> None:
     assert {field.type for field in table.schema if field.name != "_row_number"} == {pa.string()}
     assert table.column("_row_number").to_pylist() == [2, 3, 4]
     assert table.to_pylist()[2] == {
-        "_row_number": 4, "SubmissionDate": "2018-01-01T00:00:00.000Z", "name": "Chelsea", "age": "38",
+        # SubmissionDate was 2018-01-01T00:00:00.000Z: UTC, shown in Mexico City time (UTC-6).
+        "_row_number": 4, "SubmissionDate": "2017-12-31T18:00:00", "name": "Chelsea", "age": "38",
         "hometown": "San Francisco, CA", "KEY": "three", "SubmitterID": None, "SubmitterName": None,
         "AttachmentsPresent": "0", "AttachmentsExpected": "0", "Status": None, "ReviewState": None, "DeviceID": None,
         "Edits": "0", "FormVersion": "version",
@@ -98,8 +99,23 @@ def test_kobo_export() -> None:
         "proyecto": "CTR-01", "grupo_actor": "trabajadora", "estado": "Querétaro", "nombre": "José Pérez Núñez",
         "mejora_inspeccion": "4", "derechos_conocidos": "libertad_sindical voto_libre",
         "comentario": "Mejoró la inspección; hubo más visitas", "_id": "101",
-        "uuid": "7c1f6e2a-3b5d-4c1e-9a8f-2d4b6e8f0a11", "submission_time": "2024-05-14T15:21:05", "_index": "1",
+        "uuid": "7c1f6e2a-3b5d-4c1e-9a8f-2d4b6e8f0a11", "submission_time": "2024-05-14T09:21:05", "_index": "1",  # 15:21:05 UTC, UTC-6
     }
+
+
+def test_submission_times_are_mexico_city_local_time_before_semesters_are_assigned(tmp_path: Path) -> None:
+    """UTC server times become America/Mexico_City times, daylight saving time (until October 2022) included."""
+    kobo = write(tmp_path, "_uuid;_submission_time;_index\n"
+                           "a;2024-01-01T05:30:00;1\n"       # 23:30 on 31 December in Mexico City (UTC-6)
+                           "b;2022-07-01T04:30:00.250;2\n"   # 23:30:00.25 on 30 June 2022 (UTC-5, summer time)
+                           "c;2024-07-01T06:00:00+00:00;3\n"  # midnight: stays in 2024 H2
+                           "d;ayer;4\n")                      # not a time: left for validation to report
+    table, _ = read_survey_export(kobo, "feedback/kobo.csv", ";")
+    assert table.column("submission_time").to_pylist() == [
+        "2023-12-31T23:30:00", "2022-06-30T23:30:00.250000", "2024-07-01T00:00:00", "ayer"]
+    odk = write(tmp_path, "SubmissionDate,meta-instanceID\n2024-01-01T05:30:00.000Z,uuid:1\n", "odk.csv")
+    table, _ = read_survey_export(odk, "feedback/odk.csv", ",")
+    assert table.column("SubmissionDate").to_pylist() == ["2023-12-31T23:30:00"]
 
 
 def test_byte_order_mark_is_dropped(tmp_path: Path) -> None:

@@ -138,9 +138,29 @@ def test_rrm_days_to_resolution_match_hand_computed_values() -> None:
     assert days["Goodyear SLP"].geography == "San Luis Potosí"
     # Panasonic Reynosa: month-only dates, petition 2022-04 -> 04-01, resolution 2022-06 -> 06-30: 30 + 31 + 29 = 90.
     assert days["Panasonic Reynosa"].value == 90
-    # Cases without a resolution date (Draxton Irapuato, Atento Servicios, ...) are left out.
+    # Cases without a resolution date (Draxton Irapuato, Atento Servicios, ...) are in rrm_cases_open instead.
     assert "Draxton Irapuato" not in days and len(days) == 12
+    assert (days["Goodyear SLP"].sector, days["Teksid Hierro"].sector) == ("rubber/tires", "automotive parts")
+    assert days["Grupo Mexico San Martin mine"].sector == "mining"
     assert days["Tridonex"].source.split(" ")[0] == "https://porgeslaw.com/rta-ds-usmca-labor-rrm/2023/9/16/us-mexico-rrm-1-tridonex"
+
+
+@needs_reference
+def test_open_rrm_cases_are_one_row_each_dated_at_their_start() -> None:
+    rows = reference.rrm_sentinel_rows(REFERENCE_DIR / reference.RRM_CASES_FILE)
+    open_cases = {row.label: (row.observed_on, row.geography, row.value, row.sector)
+                  for row in rows if row.series_code == "rrm_cases_open"}
+    # A start and no resolution date: Manufacturas VU's second petition (2022-12-29), Draxton (no petition;
+    # US request 2023-05-31), Atento (US request 2024-01-18) and RV Fresh Foods
+    # (petition 2024-01-17). Servicios Industriales Gonzalez, Minera Tizapa and Impro have no date that
+    # parses ("2024-03/04 (announced ...)", "2024 (25th invocation ...)"), so they are in no series.
+    assert open_cases == {
+        "Manufacturas VU (2nd)": (dt.date(2022, 12, 29), "Coahuila", 1.0, "automotive parts"),
+        "Draxton Irapuato": (dt.date(2023, 5, 31), "Guanajuato", 1.0, "automotive parts"),
+        "Atento Servicios": (dt.date(2024, 1, 18), "Hidalgo", 1.0, "services"),
+        "RV Fresh Foods": (dt.date(2024, 1, 17), "Michoacán", 1.0, "processed food"),
+    }
+    assert all(row.sector == "" for row in rows if row.series_code == "rrm_cases_requested")
 
 
 @needs_reference

@@ -2,19 +2,21 @@
 
 Only turning an export into a table belongs here: recognising which tool wrote it, shortening
 group paths to question names, folding split select-multiple columns back into one, and setting
-aside rows whose cell count does not match the header. Matching columns to the data contract and
-validating values happen later.
+aside rows whose cell count does not match the header, and giving the tool's submission time in
+Mexico City local time. Matching columns to the data contract and validating values happen later.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import compress
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,6 +31,10 @@ KOBO_META_NAMES = {"_uuid": "uuid", "_submission_time": "submission_time"}
 # ODK Central splits a geopoint into `<question>-Latitude` etc.: the suffix names a component, not a
 # question, so the question name is kept with it.
 ODK_GEOPOINT_PARTS = frozenset({"Latitude", "Longitude", "Altitude", "Accuracy"})
+# The server's submission time, which both tools write in UTC (Kobo without an offset, ODK with `Z`).
+SUBMISSION_TIME_COLUMNS = {KOBO: "_submission_time", ODK: "SubmissionDate"}
+# The IANA zone, not a fixed offset: Mexico City kept daylight saving time until October 2022.
+LOCAL_TIME_ZONE = ZoneInfo("America/Mexico_City")
 SELECTED_CELLS = frozenset({"1", "true"})
 OPTION_CELLS = frozenset({"", "0", "1", "true", "false"})
 # No survey export has a line this long; refusing it before it is read whole keeps memory bounded.
@@ -78,6 +84,11 @@ def read_survey_export(path: Path, relative_path: str, delimiter: str) -> tuple[
     ODK repeat groups arrive as separate child files keyed by `PARENT_KEY`; they are read like any
     other export, and joining them to their parent is the caller's decision.
 
+    The submission time (Kobo `_submission_time`, ODK `SubmissionDate`) is in UTC; it is returned as
+    Mexico City local time without an offset (`2024-01-01T05:30:00Z` -> `2023-12-31T23:30:00`), so
+    that an answer is counted in the semester in which it was given there. A cell that is not an ISO
+    8601 date and time is left as written, for validation to report.
+
     `_row_number` is the record's row in the file, the header being row 1. Records with more or
     fewer cells than the header are not kept: they are returned as `(row_number, message)`; blank
     lines are skipped. Every
@@ -88,7 +99,8 @@ def read_survey_export(path: Path, relative_path: str, delimiter: str) -> tuple[
     dialect = _dialect(header)
     columns = _output_columns(header, cells, dialect)
     names = _unique_names([column.path for column in columns], dialect, relative_path)
-    arrays = [row_numbers, *(column.values(cells) for column in columns)]
+    arrays = [row_numbers, *(_local_time(column.values(cells)) if column.path == SUBMISSION_TIME_COLUMNS.get(dialect)
+                             else column.values(cells) for column in columns)]
     return pa.Table.from_arrays(arrays, names=["_row_number", *names]), malformed
 
 
@@ -219,6 +231,23 @@ def _ticks(column: pa.Array) -> dict[str, str]:
     column holds few distinct cells however many rows it has.
     """
     return {cell: cell.strip().lower() for cell in pc.unique(column).to_pylist()}
+
+
+def _local_time(column: pa.Array) -> pa.Array:
+    """UTC times (an offset, if written, is honoured) as Mexico City local times; other cells unchanged."""
+    return pa.array([_local_time_text(cell) for cell in column.to_pylist()], pa.string())
+
+
+def _local_time_text(cell: str | None) -> str | None:
+    # A bare date has no time to convert: moving it to 18:00 the day before would be invented precision.
+    if cell is None or len(cell) <= len("2024-01-01"):
+        return cell
+    try:
+        moment = dt.datetime.fromisoformat(cell)
+    except (TypeError, ValueError):
+        return cell
+    utc = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return utc.astimezone(LOCAL_TIME_ZONE).replace(tzinfo=None).isoformat()
 
 
 def _empty_as_null(column: pa.Array) -> pa.Array:
