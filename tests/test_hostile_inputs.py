@@ -59,14 +59,7 @@ class Quarantined:
     says: str
 
 
-SWALLOWED_BUG = ("an unterminated quote makes DuckDB read the rest of the file as one cell: the rows after it are "
-                 "neither loaded nor rejected, and the message calls it 'a quote character inside an unquoted cell'")
-
-
-MIXED_BUG = ("with CRLF and LF line endings in one file DuckDB rejects row 3 as malformed and reads row 4 inside it: "
-             "rows read is 2 of 3 records, so a valid row disappears without being counted")
 FUTURE = "less_than_or_equal_to"
-
 
 
 EXPECTED = {
@@ -83,8 +76,9 @@ EXPECTED = {
     "feedback/cr_only_line_endings.csv": Loaded(2, 2, notes="ignored unknown column(s): _index"),
     "indicator_reports/excel_crlf_with_line_breaks_in_cells.csv": Loaded(
         2, 2, staged=("notes", [("primera linea\nsegunda linea",), (None,)])),
-    "indicator_reports/mixed_crlf_and_lf_line_endings.csv": pytest.param(
-        Loaded(3, 3), marks=pytest.mark.xfail(reason=MIXED_BUG, strict=True)),
+    "indicator_reports/mixed_crlf_and_lf_line_endings.csv": Loaded(
+        3, 3, staged=("value, notes, _row_number", [(40.0, "enviado", 2), (41.0, "corregido", 3),
+                                                    (42.0, "corregido", 4)])),
     "indicator_reports/semicolon_delimiter.csv": Loaded(
         3, 3, staged=("numerator, notes", [(None, None), (12.0, None), (15.0, "nota, con coma")])),
     "sentinel/thousands_separators.csv": Loaded(2, 2, staged=("value", [(1430.0,), (12345.5,)])),
@@ -160,8 +154,10 @@ EXPECTED = {
     "msc_stories/binary_without_nul_bytes.csv": Quarantined("not valid UTF-8 (byte 0xbf at line 1, byte 0)"),
     "indicator_reports/truncated_mid_row.csv": Loaded(3, 2, ((4, "sex", "malformed_row"),)),
     "indicator_reports/unterminated_quote_on_last_row.csv": Loaded(3, 2, ((4, "notes", "malformed_row"),)),
-    "indicator_reports/unterminated_quote_mid_file.csv": pytest.param(
-        Quarantined("unterminated quote"), marks=pytest.mark.xfail(reason=SWALLOWED_BUG, strict=True)),
+    "indicator_reports/unterminated_quote_mid_file.csv": Loaded(
+        4, 3, ((3, "notes", "malformed_row"),),
+        staged=("project_code, value, numerator, _row_number", [("MAP", 40.0, None, 2), ("CALLE", None, 12.0, 4),
+                                                                ("CALLE", None, 13.0, 5)])),
     "feedback/ragged_rows.csv": Loaded(
         4, 2, ((3, None, "malformed_row"), (4, None, "malformed_row")), notes="ignored unknown column(s): _index"),
     "feedback/unterminated_quote.csv": Quarantined("unreadable CSV in the record starting at line 3"),

@@ -101,7 +101,20 @@ def test_malformed_rows_keep_the_numbering_of_the_rows_after_them(tmp_path):
     assert audit == [("indicator_reports/ragged.csv", "loaded", 3, 0, 3)]
     assert [(row, check) for _, row, _, check, _ in rejected] == [
         (2, "malformed_row"), (3, "malformed_row"), (4, "column_compare")]
-    assert rejected[0][4] == "the row has more cells than the header"
+    assert [message for *_, message in rejected[:2]] == [
+        "line 2: the row has 10 cells where the header has 9", "line 3: the row has 7 cells where the header has 9"]
+
+
+def test_an_unterminated_quote_costs_only_its_line_and_the_rows_after_it_load(tmp_path):
+    rows = HEADER + ('MAP,AWR-01,2022-01-01,2022-06-30,,,,,40\n'
+                     'MAP,AWR-01,2022-07-01,2022-12-31,,,,,"41\n'
+                     'CALLE,ENF-01,2022-01-01,2022-06-30,,,12,20,\r\n'
+                     'CALLE,ENF-01,2022-07-01,2022-12-31,,,13,20,\n')
+    _, audit, rejected, staged = load(tmp_path, {"indicator_reports/open_quote.csv": rows})
+    assert audit == [("indicator_reports/open_quote.csv", "loaded", 4, 3, 1)]
+    assert [(row, column, check) for _, row, column, check, _ in rejected] == [(3, "value", "malformed_row")]
+    assert rejected[0][4].startswith("line 3: a quote opened in this cell is never closed")
+    assert staged == 3
 
 
 def test_unreadable_files_are_quarantined_and_others_still_load(tmp_path):

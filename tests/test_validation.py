@@ -28,7 +28,7 @@ def validate_csv(tmp_path: Path, source_name: str, text: str):
     schema = source.schema(AS_OF)
     dialect = sniff_csv(raw)
     header = map_header(dialect.header, schema, raw.relative_path)
-    relation = csv_relation(csv_scan_sql(raw, dialect, "rejects", "reject_scans"), header, schema, None)
+    relation = csv_relation(csv_scan_sql(raw, dialect, "rejects", "reject_scans"), header, schema)
     query = compile_validation(source, schema, labelled(relation, raw.relative_path), KEY, set())
     connection = duckdb.connect()
     validate_into(connection, query, "checked")
