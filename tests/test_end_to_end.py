@@ -79,7 +79,7 @@ def test_the_sample_defects_are_rejected_exactly(sample_run):
         ("indicator_reports", "isin", 1),                   # 'Nuevo Leon x'
         ("indicator_reports", "less_than_or_equal_to", 1),  # a period ending in 2031
         ("indicator_reports", "rate_parts", 1),             # the same CMP-03 row: a percentage needs its parts
-        ("indicator_reports", "unique", 2),                 # both copies of a duplicated row
+        ("indicator_reports", "unique", 1),                 # the second copy of MAP_2023 row 3 (row 4)
         ("outcomes", "isin", 1),                            # significance 'muy alta'
         ("participants", "any_present", 1),                 # no identifier at all
         ("participants", "in_range", 1),                    # age 7
