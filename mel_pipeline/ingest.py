@@ -27,7 +27,7 @@ from mel_pipeline.contract import SOURCES, Source
 from mel_pipeline.readers.files import HashCache, RawFile, TextFacts, UnreadableFile, check_readable, discover
 from mel_pipeline.readers.tabular import (
     CsvDialect, HeaderMap, Malformed, arrow_relation, csv_relation, csv_scan_sql, map_header, read_xlsx, repair_csv,
-    sniff_csv,
+    sniff_csv, transcode_to_utf8,
 )
 from mel_pipeline.settings import Settings
 from mel_pipeline.validation import compile_validation, labelled, staged_columns, validate_into
@@ -173,8 +173,8 @@ def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Sou
                 facts: TextFacts | None, copies: list[Path]) -> RawInput:
     """Expose one readable file to DuckDB with the reader its format and source call for.
 
-    A CSV file DuckDB cannot number right as it is (empty lines DuckDB would skip uncounted) is read
-    from a repaired copy; temporary copies are listed in `copies`.
+    A CSV file DuckDB cannot read as it is (not UTF-8, or with empty lines DuckDB would not number)
+    is read from a repaired UTF-8 copy; temporary copies are listed in `copies`.
     """
     if raw.format == "xml":
         from mel_pipeline.readers.iati import read_iati
@@ -185,19 +185,25 @@ def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Sou
         connection.register("raw_input", table)
         return RawInput(arrow_relation("raw_input", header, schema), header, notes=notes)
     dialect = sniff_csv(raw, facts.encoding)
+    notes = [facts.note] if facts.note else []
     if source.reader == "survey":
         from mel_pipeline.readers.survey import read_survey_export
 
-        table, malformed = read_survey_export(raw.path, raw.relative_path, dialect.delimiter)
+        path = raw.path
+        if facts.note:
+            path = _temporary_copy(copies)
+            transcode_to_utf8(raw, facts.encoding, path)
+        table, malformed = read_survey_export(path, raw.relative_path, dialect.delimiter)
         raw_input = _arrow_input(connection, table, schema, raw.relative_path)
         raw_input.malformed = [(row, None, message) for row, message in malformed]
+        raw_input.notes = notes
         return raw_input
     header = map_header(dialect.header, schema, raw.relative_path)
     read = CsvRead(raw, facts.encoding, dialect, csv_scan_sql(raw, dialect, "csv_rejects", "csv_reject_scans"), copies)
-    if facts.blank_lines:
+    if facts.note or facts.blank_lines:
         relation, malformed = read.repair(header, schema)
-        return RawInput(relation, header, malformed, csv=read)
-    return RawInput(csv_relation(read.scan, header, schema), header, csv=read)
+        return RawInput(relation, header, malformed, notes, read)
+    return RawInput(csv_relation(read.scan, header, schema), header, notes=notes, csv=read)
 
 
 def _drop_csv_rejects(connection: duckdb.DuckDBPyConnection) -> None:

@@ -120,7 +120,8 @@ def test_an_unterminated_quote_costs_only_its_line_and_the_rows_after_it_load(tm
 def test_unreadable_files_are_quarantined_and_others_still_load(tmp_path):
     files = {
         "indicator_reports/a_clean.csv": CLEAN,
-        "indicator_reports/b_latin1.csv": (HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,Querétaro,,,4\n").encode("cp1252"),
+        "indicator_reports/b_undecodable.csv": (HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,Querétaro,,,4\n"
+                                                ).encode("cp1252") + b"CALLE\x81\n",
         "indicator_reports/c_empty.csv": b"",
         "indicator_reports/d_binary.csv": bytes(range(256)) * 4,
         "indicator_reports/e_missing_column.csv": "project_code,period_start\nCALLE,2022-01-01\n",
@@ -129,17 +130,18 @@ def test_unreadable_files_are_quarantined_and_others_still_load(tmp_path):
     }
     result, audit, rejected, staged = load(tmp_path, files)
     assert [(file, status) for file, status, *_ in audit] == [
-        ("indicator_reports/a_clean.csv", "loaded"), ("indicator_reports/b_latin1.csv", "quarantined"),
+        ("indicator_reports/a_clean.csv", "loaded"), ("indicator_reports/b_undecodable.csv", "quarantined"),
         ("indicator_reports/c_empty.csv", "quarantined"), ("indicator_reports/d_binary.csv", "quarantined"),
         ("indicator_reports/e_missing_column.csv", "quarantined"),
         ("indicator_reports/f_excel_named_csv.csv", "quarantined"), ("indicator_reports/g_notes.pdf", "quarantined")]
     assert staged == 3
     messages = {file: message for file, row, column, check, message in rejected}
     assert all(check == "file_unreadable" for *_, check, _ in rejected)
-    assert messages["indicator_reports/b_latin1.csv"] == (
-        # the é of Querétaro: 90 bytes of header line + 38 bytes into line 2
-        "indicator_reports/b_latin1.csv: not valid UTF-8 (byte 0xe9 at line 2, byte 128). "
-        "It looks like Latin-1/Windows-1252. Save the file as 'CSV UTF-8'")
+    assert messages["indicator_reports/b_undecodable.csv"] == (
+        # the é of Querétaro: 90 bytes of header line + 38 bytes into line 2; 0x81, which Windows-1252 leaves
+        # undefined, 5 bytes into line 3 (90 + 48 + 5)
+        "indicator_reports/b_undecodable.csv: not valid UTF-8 (byte 0xe9 at line 2, byte 128) nor Windows-1252 "
+        "(byte 0x81 at line 3, byte 143); save it as 'CSV UTF-8'")
     assert messages["indicator_reports/c_empty.csv"] == "indicator_reports/c_empty.csv: the file is empty (0 bytes)"
     assert "binary content" in messages["indicator_reports/d_binary.csv"]
     assert messages["indicator_reports/e_missing_column.csv"] == (

@@ -107,6 +107,10 @@ def discover(folder: Path, raw_root: Path, formats: tuple[str, ...], hashes: Has
     return found
 
 
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with a byte-order mark", "utf-16": "UTF-16",
+                  "cp1252": "Windows-1252"}
+
+
 @dataclass(frozen=True)
 class TextFacts:
     """What a text file's bytes say before it is parsed: its encoding and whether it has blank lines.
@@ -115,8 +119,16 @@ class TextFacts:
     scan skips such a line without numbering it, so the rows after it would get wrong numbers.
     """
 
-    encoding: str  # a Python codec name: utf-8 or utf-8-sig
+    encoding: str  # a Python codec name: utf-8, utf-8-sig, utf-16 or cp1252
     blank_lines: bool
+
+    @property
+    def note(self) -> str | None:
+        """The audit note for an encoding other than plain UTF-8 (a BOM is UTF-8 as well)."""
+        if self.encoding in ("utf-8", "utf-8-sig"):
+            return None
+        return (f"read as {ENCODING_NAMES[self.encoding]}"
+                + (" (the file is not UTF-8; Latin-1 text reads the same)" if self.encoding == "cp1252" else ""))
 
 
 def check_readable(raw: RawFile, formats: tuple[str, ...]) -> TextFacts | None:
@@ -144,13 +156,24 @@ def check_readable(raw: RawFile, formats: tuple[str, ...]) -> TextFacts | None:
         raise UnreadableFile(f"{raw.relative_path}: this is a spreadsheet or archive, not {raw.format.upper()} text; "
                              "export it as CSV UTF-8 or give it its real extension")
     if head.startswith(UTF16_BOMS):
-        raise UnreadableFile(f"{raw.relative_path}: the file is UTF-16 encoded; save it as UTF-8")
+        if raw.format == "xml":
+            raise UnreadableFile(f"{raw.relative_path}: the file is UTF-16 encoded; save it as UTF-8")
+        try:
+            return TextFacts("utf-16", _scan_text(raw, "utf-16"))
+        except _DecodeError as error:
+            raise UnreadableFile(f"{raw.relative_path}: not valid UTF-16 ({error.where})") from None
     try:
         return TextFacts("utf-8-sig" if head.startswith(UTF8_BOM) else "utf-8", _scan_text(raw, "utf-8"))
     except _DecodeError as not_utf8:
-        hint = " It looks like Latin-1/Windows-1252." if not_utf8.byte[0] >= 0x80 else ""
-        raise UnreadableFile(f"{raw.relative_path}: not valid UTF-8 ({not_utf8.where}).{hint} "
-                             "Save the file as 'CSV UTF-8'") from None
+        if raw.format == "xml":
+            raise UnreadableFile(f"{raw.relative_path}: not valid UTF-8 ({not_utf8.where}); save it as UTF-8") from None
+        # Windows-1252 leaves only five bytes undefined, and text that is valid UTF-8 nearly never fails
+        # as UTF-8 by accident, so a file that fails as UTF-8 and reads as Windows-1252 is Windows-1252.
+        try:
+            return TextFacts("cp1252", _scan_text(raw, "cp1252"))
+        except _DecodeError as neither:
+            raise UnreadableFile(f"{raw.relative_path}: not valid UTF-8 ({not_utf8.where}) nor Windows-1252 "
+                                 f"({neither.where}); save it as 'CSV UTF-8'") from None
 
 
 class _DecodeError(Exception):
@@ -158,7 +181,6 @@ class _DecodeError(Exception):
 
     def __init__(self, byte: bytes, line: int, position: int):
         super().__init__(byte, line, position)
-        self.byte = byte
         self.where = f"byte 0x{byte.hex()} at line {line}, byte {position}"
 
 

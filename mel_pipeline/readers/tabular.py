@@ -276,6 +276,13 @@ def repair_csv(raw: RawFile, encoding: str, dialect: CsvDialect, header: HeaderM
     return malformed
 
 
+def transcode_to_utf8(raw: RawFile, encoding: str, target: Path) -> None:
+    """Copy a text file to `target` in UTF-8, its line endings unchanged, a block at a time."""
+    with raw.path.open(encoding=encoding, newline="") as source, target.open("w", encoding="utf-8", newline="") as copy:
+        for block in iter(lambda: source.read(1 << 20), ""):
+            copy.write(block)
+
+
 def _cell_text(value) -> str | None:
     if value is None:
         return None
