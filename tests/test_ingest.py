@@ -262,3 +262,13 @@ def test_both_iati_reference_examples_load(tmp_path):
     assert {(column, check, message) for _, _, column, check, message in rejected} == {
         ("measure", "isin", "'NDP' is not an allowed measure: use one of 1, 2, 3, 4, 5")}
     assert staged == 13
+
+
+def test_windows_1252_with_cr_only_endings_and_utf16_files_load_with_their_encoding_noted(tmp_path):
+    """The U.S. MCC's tables come as Windows-1252 with CR-only line endings; Excel saves 'Unicode text' as UTF-16."""
+    rows = HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,Querétaro,,,4\nCALLE,ENF-01,2022-01-01,2022-06-30,,,12,20,\n"
+    files = {"indicator_reports/mcc.csv": rows.replace("\n", "\r").encode("cp1252"),
+             "indicator_reports/unicode.csv": rows.encode("utf-16")}
+    _, audit, rejected, staged = load(tmp_path, files)
+    assert audit == [("indicator_reports/mcc.csv", "loaded", 2, 2, 0), ("indicator_reports/unicode.csv", "loaded", 2, 2, 0)]
+    assert rejected == [] and staged == 4
