@@ -139,8 +139,9 @@ def test_participant_identifiers_are_checked_masked_and_pseudonymised(tmp_path):
     frame = validate_csv(tmp_path, "participants", PARTICIPANT_ROWS)
     failures = failures_of(frame)
     assert failures == {
-        # rows 2 and 3 are the same person at the same event: the CURP decides, not the name's accents
-        (2, "project_code", "unique"), (3, "project_code", "unique"),
+        # rows 2 and 3 are the same person at the same event: the CURP decides, not the name's accents, and
+        # their staged values are the same, so row 2 is kept and row 3 rejected as its copy
+        (3, "project_code", "unique"),
         (4, "curp", "str_matches"), (4, "age", "in_range"), (4, "post_score", "in_range"),
         (5, "channel", "isin"), (5, "curp", "any_present"),
     }
