@@ -14,16 +14,20 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 
 from mel_pipeline.contract import SOURCES, Source
-from mel_pipeline.readers.files import HashCache, RawFile, UnreadableFile, check_readable, discover
+from mel_pipeline.readers.files import HashCache, RawFile, TextFacts, UnreadableFile, check_readable, discover
 from mel_pipeline.readers.tabular import (
-    HeaderMap, arrow_relation, csv_relation, csv_scan_sql, map_header, read_xlsx, row_offsets_values, sniff_csv,
+    CsvDialect, HeaderMap, Malformed, arrow_relation, csv_relation, csv_scan_sql, map_header, read_xlsx, repair_csv,
+    sniff_csv, transcode_to_utf8,
 )
 from mel_pipeline.settings import Settings
 from mel_pipeline.validation import compile_validation, labelled, staged_columns, validate_into
@@ -37,14 +41,6 @@ VERSION_AS_OF = dt.date(2000, 1, 1)
 BATCH_FILE_BYTES = 1 << 20
 BATCH_FILES = 100
 MAX_MESSAGE = 1000
-MALFORMED_MESSAGES = {
-    "TOO MANY COLUMNS": "the row has more cells than the header",
-    "MISSING COLUMNS": "the row has fewer cells than the header",
-    "UNQUOTED VALUE": "a quote character inside an unquoted cell",
-    "LINE SIZE OVER MAXIMUM": "the row is longer than the maximum of 8 MB",
-    "INVALID ENCODING": "the row is not valid UTF-8",
-    "INVALID UNICODE": "the row is not valid UTF-8",
-}
 
 
 @dataclass
@@ -130,9 +126,36 @@ class RawInput:
 
     relation: str
     header: HeaderMap
-    malformed: list[tuple[int, str | None, str]] = field(default_factory=list)  # (row, column, message)
+    malformed: Malformed = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    csv_scan: str | None = None  # the DuckDB scan, kept to renumber rows after malformed ones
+    csv: CsvRead | None = None  # how a CSV file is scanned, kept to read its repaired copy if need be
+
+
+@dataclass
+class CsvRead:
+    """A CSV file's scan by DuckDB, and what is needed to scan a repaired copy of it instead."""
+
+    raw: RawFile
+    encoding: str
+    dialect: CsvDialect
+    scan: str
+    copies: list[Path]  # temporary UTF-8 copies the scan reads, removed once the file is staged
+
+    def repair(self, header: HeaderMap, schema: pa.DataFrameSchema) -> tuple[str, Malformed]:
+        """Scan a well-formed copy instead of the file: its relation, and the records set aside."""
+        copy = _temporary_copy(self.copies)
+        malformed = repair_csv(self.raw, self.encoding, self.dialect, header, copy)
+        dialect = CsvDialect(",", self.dialect.header)
+        self.scan = csv_scan_sql(RawFile(copy, self.raw.relative_path, "csv", self.raw.sha256, 0), dialect,
+                                 "csv_rejects", "csv_reject_scans")
+        return csv_relation(self.scan, header, schema), malformed
+
+
+def _temporary_copy(copies: list[Path]) -> Path:
+    handle, name = tempfile.mkstemp(prefix="mel-", suffix=".csv")
+    os.close(handle)
+    copies.append(Path(name))
+    return copies[-1]
 
 
 def _arrow_input(connection: duckdb.DuckDBPyConnection, table: pa_arrow.Table, schema: pa.DataFrameSchema,
@@ -146,9 +169,13 @@ def _arrow_input(connection: duckdb.DuckDBPyConnection, table: pa_arrow.Table, s
     return RawInput(arrow_relation("raw_input", header, schema), header)
 
 
-def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Source,
-                schema: pa.DataFrameSchema) -> RawInput:
-    """Expose one readable file to DuckDB with the reader its format and source call for."""
+def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Source, schema: pa.DataFrameSchema,
+                facts: TextFacts | None, copies: list[Path]) -> RawInput:
+    """Expose one readable file to DuckDB with the reader its format and source call for.
+
+    A CSV file DuckDB cannot read as it is (not UTF-8, or with empty lines DuckDB would not number)
+    is read from a repaired UTF-8 copy; temporary copies are listed in `copies`.
+    """
     if raw.format == "xml":
         from mel_pipeline.readers.iati import read_iati
 
@@ -157,28 +184,36 @@ def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Sou
         table, header, notes = read_xlsx(raw, schema)
         connection.register("raw_input", table)
         return RawInput(arrow_relation("raw_input", header, schema), header, notes=notes)
-    dialect = sniff_csv(raw)
+    dialect = sniff_csv(raw, facts.encoding)
+    notes = [facts.note] if facts.note else []
     if source.reader == "survey":
         from mel_pipeline.readers.survey import read_survey_export
 
-        table, malformed = read_survey_export(raw.path, raw.relative_path, dialect.delimiter)
+        path = raw.path
+        if facts.note:
+            path = _temporary_copy(copies)
+            transcode_to_utf8(raw, facts.encoding, path)
+        table, malformed = read_survey_export(path, raw.relative_path, dialect.delimiter)
         raw_input = _arrow_input(connection, table, schema, raw.relative_path)
         raw_input.malformed = [(row, None, message) for row, message in malformed]
+        raw_input.notes = notes
         return raw_input
     header = map_header(dialect.header, schema, raw.relative_path)
-    scan = csv_scan_sql(raw, dialect, "csv_rejects", "csv_reject_scans")
-    return RawInput(csv_relation(scan, header, schema, None), header, csv_scan=scan)
+    read = CsvRead(raw, facts.encoding, dialect, csv_scan_sql(raw, dialect, "csv_rejects", "csv_reject_scans"), copies)
+    if facts.note or facts.blank_lines:
+        relation, malformed = read.repair(header, schema)
+        return RawInput(relation, header, malformed, notes, read)
+    return RawInput(csv_relation(read.scan, header, schema), header, notes=notes, csv=read)
 
 
-def _csv_malformed_rows(connection: duckdb.DuckDBPyConnection, header: HeaderMap) -> list[tuple[int, str | None, str]]:
-    """(row, contract column or None, message) of the rows DuckDB could not split into the header's cells."""
-    by_position = {f"c{position}": name for name, position in header.positions.items()}
-    rows = connection.execute(
-        "SELECT line, any_value(column_name), string_agg(DISTINCT error_type, ', ') FROM csv_rejects GROUP BY line ORDER BY line"
-    ).fetchall()
-    return [(int(line), by_position.get(column),
-             "; ".join(MALFORMED_MESSAGES.get(kind.strip(), kind.lower()) for kind in kinds.split(",")))
-            for line, column, kinds in rows]
+def _drop_csv_rejects(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute("DROP TABLE IF EXISTS csv_rejects")
+    connection.execute("DROP TABLE IF EXISTS csv_reject_scans")
+
+
+def _duckdb_set_rows_aside(connection: duckdb.DuckDBPyConnection) -> bool:
+    """Whether DuckDB's last CSV scan set aside rows it could not split into the header's cells."""
+    return connection.execute("SELECT count(*) FROM csv_rejects").fetchone()[0] > 0
 
 
 # What makes a file unreadable as a whole (DuckDB's errors come from its CSV scan or its memory limit).
@@ -203,17 +238,26 @@ def load_files(connection: duckdb.DuckDBPyConnection, settings: Settings, source
     One file, or several small CSV files at once: one query for many small files spares each the
     fixed cost of planning and running the validation (a grantee sends hundreds of them).
     """
-    inputs = []
-    for raw in raws:
-        check_readable(raw, source.formats)
-        inputs.append(_read_input(connection, raw, source, schema))
+    copies: list[Path] = []
+    try:
+        return _load_inputs(connection, settings, source, schema, raws, copies)
+    finally:
+        for copy in copies:
+            copy.unlink(missing_ok=True)
+
+
+def _load_inputs(connection: duckdb.DuckDBPyConnection, settings: Settings, source: Source,
+                 schema: pa.DataFrameSchema, raws: list[RawFile], copies: list[Path]) -> list[FileResult]:
+    """`load_files`, with the temporary copies it makes listed in `copies`."""
+    inputs = [_read_input(connection, raw, source, schema, check_readable(raw, source.formats), copies)
+              for raw in raws]
     known = {row[0] for row in connection.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
 
     def validate(relations: list[str]) -> list[tuple[str, str]]:
         union = " UNION ALL BY NAME ".join(f"SELECT * FROM {labelled(relation, raw.relative_path)}"
                                            for raw, relation in zip(raws, relations))
-        if inputs[0].csv_scan is not None:
+        if inputs[0].csv is not None:
             # Numbering a CSV's rows keeps its scan on one thread: the text is numbered once into a table,
             # then parsed and checked on every thread.
             connection.execute(f"CREATE OR REPLACE TEMP TABLE raw_text AS {union}")
@@ -223,17 +267,19 @@ def load_files(connection: duckdb.DuckDBPyConnection, settings: Settings, source
         return query.output_columns
 
     output_columns = validate([raw_input.relation for raw_input in inputs])
+    if inputs[0].csv is not None:
+        if _duckdb_set_rows_aside(connection):
+            # DuckDB's row numbers are off after a row it set aside, and it may have read good rows into a
+            # broken one: the file is read again from a repaired copy, whose records all keep their place.
+            if len(raws) > 1:
+                raise OneFileAtATime()
+            relation, inputs[0].malformed = inputs[0].csv.repair(inputs[0].header, schema)
+            _drop_csv_rejects(connection)
+            validate([relation])
+            if _duckdb_set_rows_aside(connection):
+                raise UnreadableFile(f"{raws[0].relative_path}: DuckDB could not read the repaired copy of the file")
+        _drop_csv_rejects(connection)
     malformed = {raw.relative_path: raw_input.malformed for raw, raw_input in zip(raws, inputs)}
-    if inputs[0].csv_scan is not None:
-        found = _csv_malformed_rows(connection, inputs[0].header)
-        if found and len(raws) > 1:
-            raise OneFileAtATime()
-        if found:
-            malformed[raws[0].relative_path] = found
-            offsets = row_offsets_values([row for row, _, _ in found])
-            validate([csv_relation(inputs[0].csv_scan, inputs[0].header, schema, offsets)])
-        connection.execute("DROP TABLE IF EXISTS csv_rejects")
-        connection.execute("DROP TABLE IF EXISTS csv_reject_scans")
     columns = ", ".join(qi(name) for name, _ in output_columns)
     connection.execute(f"INSERT INTO {qi('stg_' + source.name)} ({columns}) "
                        f"SELECT {columns} FROM checked WHERE _failures IS NULL")
@@ -252,7 +298,7 @@ def load_files(connection: duckdb.DuckDBPyConnection, settings: Settings, source
         "FROM checked GROUP BY _source_file").fetchall()}
     connection.execute("DROP TABLE checked")
     connection.execute("DROP TABLE IF EXISTS raw_text")
-    if inputs[0].csv_scan is None:
+    if inputs[0].csv is None:
         connection.unregister("raw_input")
     results = []
     for raw, raw_input in zip(raws, inputs):

@@ -66,14 +66,16 @@ def labelled(relation: str, relative_path: str) -> str:
 def validate_into(connection: duckdb.DuckDBPyConnection, query: CompiledQuery, table: str) -> None:
     """Create the temporary table `table`: every row's staged columns and its failures (NULL if none).
 
-    The file's key is checked on that table, over the key columns alone: a window carrying every
-    parsed and raw column would hold the whole file in memory and run out of it on large files.
+    The file's key is checked on that table, over the key columns and a hash of each row: a window
+    carrying every parsed and raw column would hold the whole file in memory and run out of it on
+    large files.
     """
     connection.execute(f"CREATE OR REPLACE TEMP TABLE {qi(table)} AS {query.sql}", query.parameters)
     if query.unique_key:
+        compared = [name for name, _ in query.output_columns if name not in ("_source_file", "_row_number")]
         connection.execute(
             f"UPDATE {qi(table)} SET _failures = list_append(coalesce(_failures, []), repeated.failure) "
-            f"FROM ({_repeated_keys_sql(query.unique_key, table)}) repeated "
+            f"FROM ({_repeated_keys_sql(query.unique_key, compared, table)}) repeated "
             f"WHERE {qi(table)}._source_file = repeated._source_file AND {qi(table)}._row_number = repeated._row_number")
 
 
@@ -345,12 +347,25 @@ FROM p {" ".join(joins)}"""
     return CompiledQuery(sql, parameters, output, key)
 
 
-def _repeated_keys_sql(key: tuple[str, ...], table: str) -> str:
-    """The rows of `table` whose key appears more than once in their file, each with its failure."""
-    failure = _failure(key[0], "unique", "NULL",
-                       f"'duplicate key ({', '.join(key)}): appears ' || copies || ' times in this file, "
-                       f"first at row ' || first_row")
+def _repeated_keys_sql(key: tuple[str, ...], columns: list[str], table: str) -> str:
+    """The rows of `table` whose key appears more than once in their file, each with its failure.
+
+    When every row under a key holds the same `columns`, the first is kept and each further copy is
+    rejected as a copy of it. When they differ, none can be told right, so all are rejected, each
+    naming the rows it conflicts with. Rows are compared by a hash of their staged columns, so the
+    window holds one number a row, not the row itself.
+    """
+    keys = ", ".join(key)
+    copy = (f"'exact copy of row ' || first_row || ' (same key ({keys}) and the same values): "
+            f"only row ' || first_row || ' is kept'")
+    conflict = (f"'duplicate key ({keys}) with different values: conflicts with row' || "
+                "CASE WHEN copies > 2 THEN 's ' ELSE ' ' END || "
+                "array_to_string(list_filter(rows, lambda r: r <> _row_number), ', ')")
+    content = f"hash(row({', '.join(qi(name) for name in columns)}))"
+    failure = _failure(key[0], "unique", "NULL", f"CASE WHEN identical THEN {copy} ELSE {conflict} END")
     return (f"SELECT _source_file, _row_number, {failure} AS failure "
-            f"FROM (SELECT _source_file, _row_number, count(*) OVER same_key AS copies, min(_row_number) OVER same_key AS first_row "
+            f"FROM (SELECT _source_file, _row_number, count(*) OVER same_key AS copies, "
+            f"min(_row_number) OVER same_key AS first_row, list(_row_number ORDER BY _row_number) OVER same_key AS rows, "
+            f"min({content}) OVER same_key = max({content}) OVER same_key AS identical "
             f"FROM {qi(table)} WINDOW same_key AS (PARTITION BY _source_file, {', '.join(qi(name) for name in key)})) "
-            f"WHERE copies > 1")
+            f"WHERE copies > 1 AND NOT (identical AND _row_number = first_row)")

@@ -101,13 +101,27 @@ def test_malformed_rows_keep_the_numbering_of_the_rows_after_them(tmp_path):
     assert audit == [("indicator_reports/ragged.csv", "loaded", 3, 0, 3)]
     assert [(row, check) for _, row, _, check, _ in rejected] == [
         (2, "malformed_row"), (3, "malformed_row"), (4, "column_compare")]
-    assert rejected[0][4] == "the row has more cells than the header"
+    assert [message for *_, message in rejected[:2]] == [
+        "line 2: the row has 10 cells where the header has 9", "line 3: the row has 7 cells where the header has 9"]
+
+
+def test_an_unterminated_quote_costs_only_its_line_and_the_rows_after_it_load(tmp_path):
+    rows = HEADER + ('MAP,AWR-01,2022-01-01,2022-06-30,,,,,40\n'
+                     'MAP,AWR-01,2022-07-01,2022-12-31,,,,,"41\n'
+                     'CALLE,ENF-01,2022-01-01,2022-06-30,,,12,20,\r\n'
+                     'CALLE,ENF-01,2022-07-01,2022-12-31,,,13,20,\n')
+    _, audit, rejected, staged = load(tmp_path, {"indicator_reports/open_quote.csv": rows})
+    assert audit == [("indicator_reports/open_quote.csv", "loaded", 4, 3, 1)]
+    assert [(row, column, check) for _, row, column, check, _ in rejected] == [(3, "value", "malformed_row")]
+    assert rejected[0][4].startswith("line 3: a quote opened in this cell is never closed")
+    assert staged == 3
 
 
 def test_unreadable_files_are_quarantined_and_others_still_load(tmp_path):
     files = {
         "indicator_reports/a_clean.csv": CLEAN,
-        "indicator_reports/b_latin1.csv": (HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,Querétaro,,,4\n").encode("cp1252"),
+        "indicator_reports/b_undecodable.csv": (HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,Querétaro,,,4\n"
+                                                ).encode("cp1252") + b"CALLE\x81\n",
         "indicator_reports/c_empty.csv": b"",
         "indicator_reports/d_binary.csv": bytes(range(256)) * 4,
         "indicator_reports/e_missing_column.csv": "project_code,period_start\nCALLE,2022-01-01\n",
@@ -116,17 +130,18 @@ def test_unreadable_files_are_quarantined_and_others_still_load(tmp_path):
     }
     result, audit, rejected, staged = load(tmp_path, files)
     assert [(file, status) for file, status, *_ in audit] == [
-        ("indicator_reports/a_clean.csv", "loaded"), ("indicator_reports/b_latin1.csv", "quarantined"),
+        ("indicator_reports/a_clean.csv", "loaded"), ("indicator_reports/b_undecodable.csv", "quarantined"),
         ("indicator_reports/c_empty.csv", "quarantined"), ("indicator_reports/d_binary.csv", "quarantined"),
         ("indicator_reports/e_missing_column.csv", "quarantined"),
         ("indicator_reports/f_excel_named_csv.csv", "quarantined"), ("indicator_reports/g_notes.pdf", "quarantined")]
     assert staged == 3
     messages = {file: message for file, row, column, check, message in rejected}
     assert all(check == "file_unreadable" for *_, check, _ in rejected)
-    assert messages["indicator_reports/b_latin1.csv"] == (
-        # the é of Querétaro: 90 bytes of header line + 38 bytes into line 2
-        "indicator_reports/b_latin1.csv: not valid UTF-8 (byte 0xe9 at line 2, byte 128). "
-        "It looks like Latin-1/Windows-1252. Save the file as 'CSV UTF-8'")
+    assert messages["indicator_reports/b_undecodable.csv"] == (
+        # the é of Querétaro: 90 bytes of header line + 38 bytes into line 2; 0x81, which Windows-1252 leaves
+        # undefined, 5 bytes into line 3 (90 + 48 + 5)
+        "indicator_reports/b_undecodable.csv: not valid UTF-8 (byte 0xe9 at line 2, byte 128) nor Windows-1252 "
+        "(byte 0x81 at line 3, byte 143); save it as 'CSV UTF-8'")
     assert messages["indicator_reports/c_empty.csv"] == "indicator_reports/c_empty.csv: the file is empty (0 bytes)"
     assert "binary content" in messages["indicator_reports/d_binary.csv"]
     assert messages["indicator_reports/e_missing_column.csv"] == (
@@ -247,3 +262,13 @@ def test_both_iati_reference_examples_load(tmp_path):
     assert {(column, check, message) for _, _, column, check, message in rejected} == {
         ("measure", "isin", "'NDP' is not an allowed measure: use one of 1, 2, 3, 4, 5")}
     assert staged == 13
+
+
+def test_windows_1252_with_cr_only_endings_and_utf16_files_load_with_their_encoding_noted(tmp_path):
+    """The U.S. MCC's tables come as Windows-1252 with CR-only line endings; Excel saves 'Unicode text' as UTF-16."""
+    rows = HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,Querétaro,,,4\nCALLE,ENF-01,2022-01-01,2022-06-30,,,12,20,\n"
+    files = {"indicator_reports/mcc.csv": rows.replace("\n", "\r").encode("cp1252"),
+             "indicator_reports/unicode.csv": rows.encode("utf-16")}
+    _, audit, rejected, staged = load(tmp_path, files)
+    assert audit == [("indicator_reports/mcc.csv", "loaded", 2, 2, 0), ("indicator_reports/unicode.csv", "loaded", 2, 2, 0)]
+    assert rejected == [] and staged == 4

@@ -28,7 +28,7 @@ def validate_csv(tmp_path: Path, source_name: str, text: str):
     schema = source.schema(AS_OF)
     dialect = sniff_csv(raw)
     header = map_header(dialect.header, schema, raw.relative_path)
-    relation = csv_relation(csv_scan_sql(raw, dialect, "rejects", "reject_scans"), header, schema, None)
+    relation = csv_relation(csv_scan_sql(raw, dialect, "rejects", "reject_scans"), header, schema)
     query = compile_validation(source, schema, labelled(relation, raw.relative_path), KEY, set())
     connection = duckdb.connect()
     validate_into(connection, query, "checked")
@@ -55,7 +55,8 @@ def pandera_verdicts(source_name: str, frame) -> set[tuple[int, str]]:
     schema = SOURCES[source_name].schema(AS_OF)
     columns = {name: col for name, col in schema.columns.items() if col.metadata["kind"] != "identifier"}
     checks = [check for check in schema.checks if set(check.statistics.get("columns", [])) <= set(columns)]
-    checked = pa.DataFrameSchema(columns, checks=checks, unique=schema.unique, report_duplicates="all", coerce=True)
+    # The fixtures repeat a key only in exact copies, where pandera's "exclude_first" keeps the first as we do.
+    checked = pa.DataFrameSchema(columns, checks=checks, unique=schema.unique, report_duplicates="exclude_first", coerce=True)
     typed = frame.drop(columns=["_failures"]).reset_index(drop=True)
     try:
         checked.validate(typed, lazy=True)
@@ -100,7 +101,7 @@ def test_sql_reaches_the_same_verdicts_as_pandera(tmp_path, source_name, text):
 def test_indicator_report_failures_name_row_column_and_check(tmp_path):
     frame = validate_csv(tmp_path, "indicator_reports", INDICATOR_ROWS)
     assert failures_of(frame) == {
-        (2, "project_code", "unique"), (5, "project_code", "unique"),
+        (5, "project_code", "unique"),
         (3, "numerator", "column_compare"),
         (4, "period_start", "column_compare"),
         (6, "indicator_code", "str_matches"), (6, "period_end", "less_than_or_equal_to"),
@@ -115,15 +116,32 @@ def test_indicator_report_failures_name_row_column_and_check(tmp_path):
     assert messages["isin"].startswith("'Atlantis' is not an allowed state: use one of Aguascalientes, ")
     assert messages["less_than_or_equal_to"] == (
         "2031-06-30 is after the latest allowed date 2025-12-31 (dates in the future are not accepted)")
-    assert messages["unique"].endswith("appears 2 times in this file, first at row 2")
+    assert messages["unique"].startswith("exact copy of row 2 (same key (")
+    assert messages["unique"].endswith(") and the same values): only row 2 is kept")
+
+
+def test_conflicting_rows_under_one_key_are_all_rejected_each_naming_the_others(tmp_path):
+    frame = validate_csv(tmp_path, "indicator_reports", (
+        "project_code,indicator_code,period_start,period_end,sex,state,numerator,denominator,value\n"
+        "CALLE,ENF-01,2022-01-01,2022-06-30,,,12,20,\n"
+        "CALLE,ENF-01,2022-01-01,2022-06-30,,,13,20,\n"
+        "CALLE,ENF-01,2022-01-01,2022-06-30,,,12,20,\n"
+        "MAP,AWR-01,2022-01-01,2022-06-30,,,,,40\n"))
+    unique = {row: [failure["message"] for failure in failures if failure["check"] == "unique"]
+              for row, failures in zip(frame["_row_number"], frame["_failures"]) if failures is not None}
+    assert {row: [message.split(": ", 1)[1] for message in messages] for row, messages in unique.items()
+            if messages} == {
+        2: ["conflicts with rows 3, 4"], 3: ["conflicts with rows 2, 4"], 4: ["conflicts with rows 2, 3"]}
+    assert unique[2][0].startswith("duplicate key (project_code, indicator_code, ")
 
 
 def test_participant_identifiers_are_checked_masked_and_pseudonymised(tmp_path):
     frame = validate_csv(tmp_path, "participants", PARTICIPANT_ROWS)
     failures = failures_of(frame)
     assert failures == {
-        # rows 2 and 3 are the same person at the same event: the CURP decides, not the name's accents
-        (2, "project_code", "unique"), (3, "project_code", "unique"),
+        # rows 2 and 3 are the same person at the same event: the CURP decides, not the name's accents, and
+        # their staged values are the same, so row 2 is kept and row 3 rejected as its copy
+        (3, "project_code", "unique"),
         (4, "curp", "str_matches"), (4, "age", "in_range"), (4, "post_score", "in_range"),
         (5, "channel", "isin"), (5, "curp", "any_present"),
     }

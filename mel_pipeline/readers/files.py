@@ -107,8 +107,35 @@ def discover(folder: Path, raw_root: Path, formats: tuple[str, ...], hashes: Has
     return found
 
 
-def check_readable(raw: RawFile, formats: tuple[str, ...]) -> None:
-    """Raise UnreadableFile if the file is empty, of another format than its name says, or not UTF-8 text."""
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with a byte-order mark", "utf-16": "UTF-16",
+                  "cp1252": "Windows-1252"}
+
+
+@dataclass(frozen=True)
+class TextFacts:
+    """What a text file's bytes say before it is parsed: its encoding and whether it has blank lines.
+
+    `blank_lines` is true when an empty line comes before the file's last content: DuckDB's CSV
+    scan skips such a line without numbering it, so the rows after it would get wrong numbers.
+    """
+
+    encoding: str  # a Python codec name: utf-8, utf-8-sig, utf-16 or cp1252
+    blank_lines: bool
+
+    @property
+    def note(self) -> str | None:
+        """The audit note for an encoding other than plain UTF-8 (a BOM is UTF-8 as well)."""
+        if self.encoding in ("utf-8", "utf-8-sig"):
+            return None
+        return (f"read as {ENCODING_NAMES[self.encoding]}"
+                + (" (the file is not UTF-8; Latin-1 text reads the same)" if self.encoding == "cp1252" else ""))
+
+
+def check_readable(raw: RawFile, formats: tuple[str, ...]) -> TextFacts | None:
+    """Raise UnreadableFile if the file is empty, of another format than its name says, or undecodable text.
+
+    Returns the facts of a text file (None for a workbook).
+    """
     if raw.format == "outside":
         raise UnreadableFile(f"{raw.relative_path}: a link to a file outside the raw data folder; refusing to read it")
     if raw.format == "unsupported":
@@ -124,41 +151,82 @@ def check_readable(raw: RawFile, formats: tuple[str, ...]) -> None:
             raise UnreadableFile(f"{raw.relative_path}: this is a legacy .xls workbook renamed .xlsx; save it as .xlsx")
         if not head.startswith(ZIP_MAGIC):
             raise UnreadableFile(f"{raw.relative_path}: not an Excel .xlsx workbook (it does not start like one)")
-        return
+        return None
     if head.startswith(ZIP_MAGIC) or head.startswith(OLE_MAGIC):
         raise UnreadableFile(f"{raw.relative_path}: this is a spreadsheet or archive, not {raw.format.upper()} text; "
                              "export it as CSV UTF-8 or give it its real extension")
     if head.startswith(UTF16_BOMS):
-        raise UnreadableFile(f"{raw.relative_path}: the file is UTF-16 encoded; save it as UTF-8")
-    check_utf8(raw)
+        if raw.format == "xml":
+            raise UnreadableFile(f"{raw.relative_path}: the file is UTF-16 encoded; save it as UTF-8")
+        try:
+            return TextFacts("utf-16", _scan_text(raw, "utf-16"))
+        except _DecodeError as error:
+            raise UnreadableFile(f"{raw.relative_path}: not valid UTF-16 ({error.where})") from None
+    try:
+        return TextFacts("utf-8-sig" if head.startswith(UTF8_BOM) else "utf-8", _scan_text(raw, "utf-8"))
+    except _DecodeError as not_utf8:
+        if raw.format == "xml":
+            raise UnreadableFile(f"{raw.relative_path}: not valid UTF-8 ({not_utf8.where}); save it as UTF-8") from None
+        # Windows-1252 leaves only five bytes undefined, and text that is valid UTF-8 nearly never fails
+        # as UTF-8 by accident, so a file that fails as UTF-8 and reads as Windows-1252 is Windows-1252.
+        try:
+            return TextFacts("cp1252", _scan_text(raw, "cp1252"))
+        except _DecodeError as neither:
+            raise UnreadableFile(f"{raw.relative_path}: not valid UTF-8 ({not_utf8.where}) nor Windows-1252 "
+                                 f"({neither.where}); save it as 'CSV UTF-8'") from None
 
 
-def check_utf8(raw: RawFile) -> None:
-    """Stream the file through a strict UTF-8 decoder; report the first bad byte with its line."""
+class _DecodeError(Exception):
+    """The first byte a file's encoding cannot decode, placed by line (as an editor counts) and byte offset."""
+
+    def __init__(self, byte: bytes, line: int, position: int):
+        super().__init__(byte, line, position)
+        self.where = f"byte 0x{byte.hex()} at line {line}, byte {position}"
+
+
+def _editor_lines(text: str) -> int:
+    """Line breaks in `text` as a text editor counts them: LF, CRLF and a lone CR each end a line."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _scan_text(raw: RawFile, encoding: str) -> bool:
+    """Stream the file through a strict decoder; whether an empty line comes before its last content.
+
+    Raises UnreadableFile on a NUL byte in an 8-bit encoding, or `_DecodeError` on the first byte the
+    encoding cannot decode. Lines are counted in the decoded text, so UTF-16 is counted right too.
+    """
     import codecs
 
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
-    offset = 0
-    line = 1
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset, line = 0, 1
+    text_offset, first_blank, last_content, tail = 0, None, -1, ""
     with raw.path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
-            if b"\x00" in block:
+            if encoding != "utf-16" and b"\x00" in block:
                 position = offset + block.index(b"\x00")
                 raise UnreadableFile(f"{raw.relative_path}: binary content (a NUL byte at byte {position}); "
                                      "this is not a text file")
             try:
-                decoder.decode(block)
+                text = decoder.decode(block)
             except UnicodeDecodeError as error:
-                position = offset + error.start
-                bad = block[error.start:error.start + 1]
-                line += block[:error.start].count(b"\n")
-                hint = " It looks like Latin-1/Windows-1252." if bad and 0x80 <= bad[0] <= 0xFF else ""
-                raise UnreadableFile(
-                    f"{raw.relative_path}: not valid UTF-8 (byte 0x{bad.hex()} at line {line}, byte {position}).{hint} "
-                    "Save the file as 'CSV UTF-8'") from None
-            line += block.count(b"\n")
+                before = block[:error.start].decode(encoding, errors="replace")
+                raise _DecodeError(block[error.start:error.start + 1], line + _editor_lines(tail[-1:] + before),
+                                   offset + error.start) from None
+            if first_blank is None:
+                window = tail + text
+                found = [index for index in (window.find("\n\n"), window.find("\n\r\n"), window.find("\r\r"))
+                         if index >= 0]
+                if found:
+                    first_blank = text_offset - len(tail) + min(found)
+            content = len(text.rstrip("\r\n"))
+            if content:
+                last_content = text_offset + content - 1
+            line += _editor_lines(tail[-1:] + text) - _editor_lines(tail[-1:])
+            tail = (tail + text)[-2:]
+            text_offset += len(text)
             offset += len(block)
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise UnreadableFile(f"{raw.relative_path}: the file ends in the middle of a character (truncated?)") from None
+    return first_blank is not None and first_blank < last_content

@@ -11,14 +11,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from pathlib import Path
 
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 
 from mel_pipeline.codes import normalise_token
-from mel_pipeline.readers.files import SNIFF_BYTES, UTF8_BOM, RawFile, UnreadableFile
+from mel_pipeline.readers.files import SNIFF_BYTES, RawFile, UnreadableFile
 from mel_pipeline.warehouse import quote_identifier as qi
 from mel_pipeline.warehouse import quote_literal as ql
 
@@ -98,11 +102,11 @@ class CsvDialect:
     header: list[str]
 
 
-def sniff_csv(raw: RawFile) -> CsvDialect:
-    """Delimiter and header cells, from the first line of a UTF-8 file (ended by LF, CRLF or CR)."""
+def sniff_csv(raw: RawFile, encoding: str = "utf-8") -> CsvDialect:
+    """Delimiter and header cells, from the first line of the file (ended by LF, CRLF or CR)."""
     with raw.path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
-    text = head.removeprefix(UTF8_BOM).decode("utf-8", errors="ignore")
+    text = head.decode(encoding, errors="ignore").removeprefix("\ufeff")
     newline = "\r\n" if "\r\n" in text else "\n" if "\n" in text else "\r" if "\r" in text else "\n"
     first_line = text.split(newline, 1)[0]
     if not first_line.strip():
@@ -125,35 +129,158 @@ def csv_scan_sql(raw: RawFile, dialect: CsvDialect, rejects_table: str, rejects_
             f"rejects_scan = {ql(rejects_scan)}, max_line_size = {MAX_CSV_LINE_BYTES}, parallel = true)")
 
 
-def csv_relation(scan_sql: str, header: HeaderMap, schema: pa.DataFrameSchema, row_offsets: str | None) -> str:
+def csv_relation(scan_sql: str, header: HeaderMap, schema: pa.DataFrameSchema) -> str:
     """The file as (`_row_number`, canonical text columns), blank rows left out.
 
-    DuckDB numbers rows in scan order (a streaming window keeps the file's order); `row_offsets`,
-    a relation of (after, shift) built from the malformed rows, shifts the numbers of the rows
-    that follow a malformed one so every number matches the file.
+    DuckDB numbers rows in scan order (a streaming window keeps the file's order). The numbers match
+    the file only when DuckDB set no row aside and skipped no empty line: otherwise the file is read
+    from its `repair_csv` copy, where every record keeps its place.
     """
     cells = [f"c{index}" for index in header.positions.values()]
     not_blank = " OR ".join(f"nullif(trim({cell}), '') IS NOT NULL" for cell in cells) or "true"
-    numbered = f"(SELECT row_number() OVER () AS __k, * FROM {scan_sql})"
-    if row_offsets:
-        numbered = (f"(SELECT n.*, coalesce(o.shift, 0) AS __shift FROM {numbered} n "
-                    f"ASOF LEFT JOIN {row_offsets} o ON n.__k > o.after)")
-        row_number = "__k + 1 + __shift"
-    else:
-        row_number = "__k + 1"
-    inner = f"(SELECT {row_number} AS _row_number, * FROM {numbered} WHERE {not_blank})"
+    inner = f"(SELECT * FROM (SELECT row_number() OVER () + 1 AS _row_number, * FROM {scan_sql}) WHERE {not_blank})"
     return f"(SELECT {projection(header, schema, lambda position: f'c{position}')} FROM {inner})"
 
 
-def row_offsets_values(malformed_rows: list[int]) -> str | None:
-    """(after, shift) pairs: the accepted rows numbered above `after` come `shift` rows later in the file."""
-    if not malformed_rows:
-        return None
-    by_threshold: dict[int, int] = {}
-    for count, row in enumerate(sorted(set(malformed_rows)), start=1):
-        by_threshold[(row - 1) - count] = count
-    values = ", ".join(f"({after}, {shift})" for after, shift in sorted(by_threshold.items()))
-    return f"(SELECT * FROM (VALUES {values}) AS offsets(after, shift))"
+Malformed = list[tuple[int, str | None, str]]  # (row, contract column or None, message)
+# The rest of a quoted cell up to its closing quote (a doubled quote is part of the cell), line breaks included.
+_QUOTED_TEXT = re.compile(r'[^"]*(?:""[^"]*)*')
+
+
+@dataclass
+class _Record:
+    """The cells of the record being read, and the pieces of a quoted cell still open at a line's end."""
+
+    cells: list[str] = field(default_factory=list)
+    open_cell: list[str] | None = None
+
+
+def _scan_line(line: str, delimiter: str, record: _Record) -> tuple[str, int] | None:
+    """Add one line's cells to `record`; a problem as (message, cell index), else None.
+
+    An open quoted cell at the end of the line is left in `record.open_cell` for the next line.
+    """
+    unquoted = re.compile(f'[^"{re.escape(delimiter)}\r\n]*')
+    end = len(line.rstrip("\r\n"))
+    position = 0
+    while True:
+        if record.open_cell is not None:
+            text = _QUOTED_TEXT.match(line, position)
+            record.open_cell.append(text.group())
+            position = text.end()
+            if position == len(line):
+                return None
+            record.cells.append("".join(record.open_cell).replace('""', '"'))
+            record.open_cell = None
+            position += 1
+            if position >= end:
+                return None
+            if line[position] != delimiter:
+                return "text after the closing quote of this cell", len(record.cells) - 1
+            position += 1
+            continue
+        if position < end and line[position] == '"':
+            record.open_cell = []
+            position += 1
+            continue
+        text = unquoted.match(line, position)
+        position = text.end()
+        if position < end and line[position] == '"':
+            return "a quote character inside an unquoted cell", len(record.cells)
+        record.cells.append(text.group())
+        if position >= end:
+            return None
+        position += 1
+
+
+def _physical_lines(handle) -> Iterator[str | None]:
+    """The file's lines with their endings (LF, CRLF or a lone CR, as an editor counts them).
+
+    A line longer than MAX_CSV_LINE_BYTES characters is skipped as it streams in and given as None,
+    so it is never held whole.
+    """
+    while line := handle.readline(MAX_CSV_LINE_BYTES + 1):
+        if len(line) > MAX_CSV_LINE_BYTES and not line.endswith(("\n", "\r")):
+            while line and not line.endswith(("\n", "\r")):
+                line = handle.readline(MAX_CSV_LINE_BYTES)
+            yield None
+        else:
+            yield line
+
+
+def repair_csv(raw: RawFile, encoding: str, dialect: CsvDialect, header: HeaderMap, target: Path) -> Malformed:
+    """Copy the file to `target` as well-formed UTF-8 CSV in which every record keeps its row number.
+
+    Each record that cannot be split into the header's cells becomes a blank row in the copy (so
+    DuckDB numbers the rows after it right) and is returned as malformed with its row, column and
+    what is wrong. A quote that is never closed costs only the line it opens on: reading goes on at
+    the next line, so the rows after it still load. An empty line becomes a blank row too (blank
+    rows are not counted). Rows are numbered as a spreadsheet shows them (a record with line
+    breaks in a cell is one row); messages give the line as a text editor counts it.
+    """
+    width = len(dialect.header)
+    by_position = {position: name for name, position in header.positions.items()}
+    malformed: Malformed = []
+    with raw.path.open(encoding=encoding, newline="") as source, target.open("w", encoding="utf-8", newline="") as copy:
+        writer = csv.writer(copy, delimiter=",", lineterminator="\n")
+        writer.writerow(dialect.header)
+        lines = _physical_lines(source)
+        next(lines)  # the header, already read by sniff_csv
+        pending: deque[tuple[int, str | None]] = deque()
+        numbered = enumerate(lines, start=2)
+        row = 1
+        while True:
+            item = pending.popleft() if pending else next(numbered, None)
+            if item is None:
+                break
+            first_line, line = item
+            row += 1
+            if line is None:
+                malformed.append((row, None, f"line {first_line} is longer than {MAX_CSV_LINE_BYTES:,} characters"))
+                writer.writerow([""] * width)
+                continue
+            record, used, size = _Record(), [item], len(line)
+            problem = _scan_line(line, dialect.delimiter, record)
+            quote_opened_in = len(record.cells) if problem is None and record.open_cell is not None else None
+            while problem is None and record.open_cell is not None:
+                following = pending.popleft() if pending else next(numbered, None)
+                if following is None or following[1] is None or size + len(following[1]) > MAX_CSV_LINE_BYTES:
+                    if following is not None:
+                        pending.appendleft(following)
+                    problem = ("", quote_opened_in)
+                    break
+                used.append(following)
+                size += len(following[1])
+                problem = _scan_line(following[1], dialect.delimiter, record)
+            if problem is None and len(record.cells) == width:
+                writer.writerow(record.cells)
+                continue
+            writer.writerow([""] * width)
+            if problem is None and not any(cell.strip() for cell in record.cells):
+                continue  # a blank row: kept in place, not counted
+            if quote_opened_in is not None:
+                # The record ran on from a quote left open: only that line is set aside, and reading
+                # goes on at the next one, so rows swallowed by the quote are read on their own.
+                pending.extendleft(reversed(used[1:]))
+                message = ("a quote opened in this cell is never closed (read on over the following lines, it "
+                           "makes no row that fits the header); only this line is set aside and reading goes on "
+                           f"at line {first_line + 1}")
+                column = by_position.get(quote_opened_in)
+            elif problem is not None:
+                message, cell = problem
+                column = by_position.get(cell)
+            else:
+                message = f"the row has {len(record.cells)} cells where the header has {width}"
+                column = by_position.get(len(record.cells)) if len(record.cells) < width else None
+            malformed.append((row, column, f"line {first_line}: {message}"))
+    return malformed
+
+
+def transcode_to_utf8(raw: RawFile, encoding: str, target: Path) -> None:
+    """Copy a text file to `target` in UTF-8, its line endings unchanged, a block at a time."""
+    with raw.path.open(encoding=encoding, newline="") as source, target.open("w", encoding="utf-8", newline="") as copy:
+        for block in iter(lambda: source.read(1 << 20), ""):
+            copy.write(block)
 
 
 def _cell_text(value) -> str | None:
