@@ -174,6 +174,24 @@ INDICATOR_REFERENCE = Reference("indicator_code", "indicator_catalog", "code", "
 
 
 @dataclass(frozen=True)
+class PersonLinking:
+    """Which identifiers of a person-level source link its records into one person (`person_linking`).
+
+    Each is pseudonymised on its own into a staged `<identifier>_id` column. Records that share any
+    of them are one person, except that two different values of `anchor` (a CURP belongs to one
+    person only) are never merged, however many phones or emails they share.
+    """
+
+    anchor: str
+    shared: tuple[str, ...]
+
+    @property
+    def identifiers(self) -> tuple[str, ...]:
+        """Every linking identifier, the anchor first."""
+        return (self.anchor, *self.shared)
+
+
+@dataclass(frozen=True)
 class Source:
     """A raw source: its folder, formats, pandera schema and what the validator needs beyond it."""
 
@@ -186,6 +204,7 @@ class Source:
     within_project_dates: tuple[str, ...] = ()
     rates_need_parts: bool = False  # a percent indicator's row must give numerator and denominator
     pseudonym: tuple[str, tuple[str, ...]] | None = None  # (output column, identifier columns by precedence)
+    linking: PersonLinking | None = None  # identifiers whose shared values make records one person
     reader: str = "table"
 
     def schema(self, as_of: dt.date) -> pa.DataFrameSchema:
@@ -433,7 +452,8 @@ SOURCES: dict[str, Source] = {
                key=("project_code", "event_id", "person_id"),
                references=(PROJECT_REFERENCE,),
                within_project_dates=("event_date",),
-               pseudonym=("person_id", ("curp", "email", "phone", "full_name"))),
+               pseudonym=("person_id", ("curp", "email", "phone", "full_name")),
+               linking=PersonLinking(anchor="curp", shared=("email", "phone"))),
         Source("outcomes", "Outcome-harvest records.", ("csv", "xlsx"), _outcomes, key=("outcome_id",),
                references=(PROJECT_REFERENCE,)),
         Source("msc_stories", "Most Significant Change stories and how far each was selected.", ("csv", "xlsx"),

@@ -5,7 +5,8 @@ a reason, and one row to `load_audit` (rows_read = rows_loaded + rows_rejected).
 cannot be read as a whole is quarantined: one error naming it, and the other files go on.
 Each file is staged in its own transaction, so a crash leaves every file either as it was or
 fully replaced. A file whose content, contract version and referenced registers are unchanged
-since its last load is not read again.
+since its last load is not read again. A source that links people is then linked as a whole
+(`person_linking`) whenever one of its files was staged or removed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 
 from mel_pipeline.contract import SOURCES, Source
+from mel_pipeline.person_linking import RULE_FINGERPRINT, link_people, relink_needed
 from mel_pipeline.readers.files import HashCache, RawFile, TextFacts, UnreadableFile, check_readable, discover
 from mel_pipeline.readers.tabular import (
     CsvDialect, HeaderMap, Malformed, arrow_relation, csv_relation, csv_scan_sql, map_header, read_xlsx, repair_csv,
@@ -86,6 +88,7 @@ def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duc
         "rates_need_parts": source.rates_need_parts,
         "within_project_dates": source.within_project_dates,
         "pseudonym": source.pseudonym,
+        "linking": [source.linking.__dict__, RULE_FINGERPRINT] if source.linking else None,
         "pseudonym_key": hmac.new(pseudonym_key.encode(), b"contract_version", hashlib.sha256).hexdigest()
         if source.pseudonym else None,
     }
@@ -365,6 +368,8 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     for raw in changed:
         if raw.relative_path not in results:
             results[raw.relative_path] = _stage_one(connection, settings, source, schema, raw, recorded_version)
+    if source.linking and (removed or relink_needed(connection, source)):
+        link_people(connection, source)
     return SourceResult(source.name, [results[raw.relative_path] for raw in files], removed)
 
 
@@ -390,7 +395,8 @@ def _stage_files(connection: duckdb.DuckDBPyConnection, source: Source, raws: li
         results = load()
         loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         connection.executemany(
-            "INSERT INTO load_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO load_audit (source, file, sha256, status, rows_read, rows_loaded, rows_rejected, "
+            "contract_version, loaded_at, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [[source.name, raw.relative_path, raw.sha256, result.status, result.rows_read, result.rows_loaded,
               result.rows_rejected, version, loaded_at, "; ".join(result.notes) or None]
              for raw, result in zip(raws, results)])

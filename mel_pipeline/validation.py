@@ -8,8 +8,11 @@ runs pandera's own pandas backend on the fixtures and asserts both reach the sam
 
 The query yields, per input row, the typed columns to stage and either NULL (the row is valid) or
 a list of failures `{column, check, value, message}`. Direct identifiers are only ever read here:
-they are checked, turned into a keyed pseudonym (HMAC-SHA256) and never returned, and their
-values are masked in failure messages.
+they are checked, turned into keyed pseudonyms (HMAC-SHA256) and never returned, and their
+values are masked in failure messages. A source that links people (`Source.linking`) also stages
+each linking identifier's own pseudonym, `<identifier>_id`, for `person_linking` to join records on;
+its pseudonym column holds the pseudonym of the first identifier present until that pass replaces it
+with the linked person key.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ class CompiledQuery:
     """The validation query of one source and the parameters it binds (pseudonym key pads)."""
 
     sql: str
-    parameters: list
+    parameters: dict
     output_columns: list[tuple[str, str]]  # (name, SQL type) of the staged table, in order
     unique_key: tuple[str, ...]  # staged columns that must not repeat within a file
 
@@ -84,12 +87,19 @@ def metadata(col: pa.Column) -> dict:
     return col.metadata or {}
 
 
+def linking_column(identifier: str) -> str:
+    """The staged column holding one linking identifier's pseudonym: 'curp' -> 'curp_id'."""
+    return f"{identifier}_id"
+
+
 def staged_columns(source: Source, schema: pa.DataFrameSchema) -> list[tuple[str, str]]:
-    """Columns of `stg_<source>`: every non-identifier column, then the pseudonym, then provenance."""
+    """Columns of `stg_<source>`: every non-identifier column, then the pseudonyms, then provenance."""
     columns = [(name, SQL_TYPES[metadata(col)["kind"]]) for name, col in schema.columns.items()
                if metadata(col)["kind"] != "identifier"]
     if source.pseudonym:
         columns.append((source.pseudonym[0], "VARCHAR"))
+    if source.linking:
+        columns += [(linking_column(name), "VARCHAR") for name in source.linking.identifiers]
     return columns + [("_source_file", "VARCHAR"), ("_row_number", "BIGINT")]
 
 
@@ -117,6 +127,18 @@ def pseudonym(kind: str, value: str, key: str) -> str:
 def normalise_sql(expression: str) -> str:
     """SQL twin of `codes.normalise_token`."""
     return f"trim(regexp_replace(lower(strip_accents({expression})), '[\\s_-]+', ' ', 'g'))"
+
+
+def pseudonym_sql(column_name: str) -> str:
+    """SQL twin of `pseudonym` for a cleaned identifier column (`<name>__v`); NULL when it is empty.
+
+    The key's pads are bound as $pseudonym_inner and $pseudonym_outer (see `hmac_pads`).
+    """
+    kind = identifier_kind(column_name)
+    value = qi(column_name + "__v")
+    normalised = IDENTIFIER_NORMALISERS.get(kind, normalise_sql("{v}")).format(v=value)
+    return (f"left(sha256($pseudonym_outer::BLOB || unhex(sha256($pseudonym_inner::BLOB || "
+            f"encode('{kind}:' || {normalised})))), 32)")
 
 
 def _clean_sql(raw: str, default: str | None) -> str:
@@ -262,18 +284,18 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
     cleaned = ", ".join(f"{_clean_sql(qi(name), metadata(col).get('default'))} AS {qi(name + '__v')}"
                         for name, col in columns.items())
     parsed = ", ".join(f"{_parse_sql(col, qi(name + '__v'))} AS {qi(name)}" for name, col in columns.items())
-    parameters: list = []
+    parameters: dict = {}
     extra = []
     if source.pseudonym:
         output, identifiers = source.pseudonym
         inner, outer = hmac_pads(key)
-        parameters += [outer, inner]
-        candidates = ", ".join(
-            f"CASE WHEN {qi(name + '__v')} IS NOT NULL THEN '{identifier_kind(name)}:' || "
-            f"{IDENTIFIER_NORMALISERS.get(identifier_kind(name), normalise_sql('{v}')).format(v=qi(name + '__v'))} END"
-            for name in identifiers)
-        extra.append(f"left(sha256(?::BLOB || unhex(sha256(?::BLOB || encode(coalesce({candidates}))))), 32) "
-                     f"AS {qi(output)}")
+        parameters.update(pseudonym_inner=inner, pseudonym_outer=outer)
+        linked = source.linking.identifiers if source.linking else ()
+        extra += [f"{pseudonym_sql(name)} AS {qi(linking_column(name))}" for name in linked]
+        # The first identifier present names the record; a linking identifier's pseudonym is reused, not rehashed.
+        candidates = ", ".join(qi(linking_column(name)) if name in linked else pseudonym_sql(name)
+                               for name in identifiers)
+        extra.append(f"coalesce({candidates}) AS {qi(output)}")
 
     # In a person-level source any cell may hold an identifier typed into the wrong column: show none.
     mask_all = source.pseudonym is not None

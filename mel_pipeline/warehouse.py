@@ -31,8 +31,11 @@ CREATE TABLE IF NOT EXISTS load_audit (
     contract_version VARCHAR NOT NULL,
     loaded_at TIMESTAMP NOT NULL,
     notes VARCHAR,                      -- what was ignored (hidden sheets, unknown columns) or why quarantined
+    linking_conflicts BIGINT,           -- person-linking sources: rows whose phone or email links two CURPs
     PRIMARY KEY (source, file)
 );
+-- Warehouses created before person linking gain the column (NULL: the source is linked on its next load).
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS linking_conflicts BIGINT;
 CREATE TABLE IF NOT EXISTS rejected_rows (
     source VARCHAR NOT NULL,
     file VARCHAR NOT NULL,

@@ -52,6 +52,24 @@ def test_awr02_knowledge_gain_is_a_ratio_of_counts_not_an_average_of_rates():
     assert (portfolio["numerator"], portfolio["denominator"], portfolio["value"]) == (2, 4, 50.0)
 
 
+
+def test_awr02_counts_a_participant_once_a_semester_by_their_latest_test():
+    def attendance(person, event, date, pre, post, sex="female"):
+        return {"project_code": "MAP", "event_id": event, "event_date": date, "channel": "in_person",
+                "person_id": person, "sex": sex, "state": "Puebla", "participant_type": "worker",
+                "pre_score": pre, "post_score": post}
+
+    rows = compute_indicators({"projects": PROJECTS, "participants": [
+        attendance("p1", "E1", dt.date(2022, 2, 1), 40, 80),   # p1's earlier test: superseded
+        attendance("p1", "E2", dt.date(2022, 5, 1), 60, 65),   # p1's latest test: no gain
+        attendance("p2", "E1", dt.date(2022, 2, 1), 30, 90, sex="male"),  # p2 counts once, with a gain
+        attendance("p2", "E3", dt.date(2022, 4, 1), None, None, sex="male"),  # untested: ignored
+    ]}, ["AWR-02"])
+    total = pick(rows, project_code="MAP", period_type="semester", disaggregation="total", **H1)
+    # Two participants, not three tested attendances; only p2's latest test shows a gain.
+    assert (total["numerator"], total["denominator"], total["value"]) == (1, 2, 50.0)
+
+
 H1_2023 = {"period_start": dt.date(2023, 1, 1), "period_end": dt.date(2023, 6, 30)}
 
 
