@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from person_keys import linked_person_keys
 
 from mel_pipeline import codes
 from mel_pipeline.contract import LOAD_ORDER, SOURCES
@@ -150,6 +151,10 @@ def run(settings: Settings, out_dir: Path) -> dict[str, float]:
         timings[f"stage {name}" if name in SOURCES else name] = time.perf_counter() - started
 
     started = time.perf_counter()
+    link_people(connection)
+    timings["link people"] = time.perf_counter() - started
+
+    started = time.perf_counter()
     connection.execute(shared_views_sql(settings.indicators_dir))
     connection.execute(RESULTS_TABLE_SQL)
     for sheet in sheets:
@@ -170,6 +175,18 @@ def run(settings: Settings, out_dir: Path) -> dict[str, float]:
     export_parquet(marts_path, out_dir / "marts" / "parquet")
     timings["marts and Parquet"] = time.perf_counter() - started
     return timings
+
+
+def link_people(connection: duckdb.DuckDBPyConnection) -> None:
+    """Give every staged participant their linked person key, and drop the per-identifier pseudonyms."""
+    records = connection.execute(
+        "SELECT _source_file, _row_number, person_id, curp_id, email_id, phone_id FROM stg_participants").df()
+    records["person_id"] = linked_person_keys(records)
+    connection.register("linked_keys", records[["_source_file", "_row_number", "person_id"]])
+    connection.execute("""CREATE OR REPLACE TABLE stg_participants AS
+                          SELECT s.* EXCLUDE (person_id, curp_id, email_id, phone_id), k.person_id
+                          FROM stg_participants s JOIN linked_keys k USING (_source_file, _row_number)""")
+    connection.unregister("linked_keys")
 
 
 def main(argv: list[str] | None = None) -> int:

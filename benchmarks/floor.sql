@@ -281,7 +281,8 @@ CREATE TEMP TABLE participants_columns (
     pre_score VARCHAR, puntaje_pre VARCHAR, post_score VARCHAR, puntaje_post VARCHAR);
 -- Numbering rows keeps a scan on one thread: the text is numbered once, then parsed on every thread.
 CREATE TEMP TABLE participants_text AS SELECT * FROM {{participants}};
--- Identifiers are read only here: checked, hashed into person_id, and dropped.
+-- Identifiers are read only here: checked, hashed into person_id and one pseudonym each (linked after
+-- staging, benchmarks/person_keys.py), and dropped.
 CREATE OR REPLACE TEMP TABLE typed AS
 SELECT _source_file, _row_number, upper(project_code) AS project_code, event_id,
        event_date_text, to_date(event_date_text) AS event_date, to_code('channel', channel) AS channel,
@@ -293,7 +294,9 @@ SELECT _source_file, _row_number, upper(project_code) AS project_code, event_id,
        NOT regexp_matches(email, '^[^@\s]+@[^@\s]+\.[^@\s]+$') AS bad_email,
        coalesce(curp, email, phone, full_name) IS NULL AS no_identifier,
        pseudonym(coalesce('curp:' || upper(curp), 'email:' || lower(email),
-                          'phone:' || right(regexp_replace(phone, '[^0-9]', '', 'g'), 10), 'name:' || norm(full_name))) AS person_id
+                          'phone:' || right(regexp_replace(phone, '[^0-9]', '', 'g'), 10), 'name:' || norm(full_name))) AS person_id,
+       pseudonym('curp:' || upper(curp)) AS curp_id, pseudonym('email:' || lower(email)) AS email_id,
+       pseudonym('phone:' || right(regexp_replace(phone, '[^0-9]', '', 'g'), 10)) AS phone_id
 FROM (
     SELECT _source_file, _row_number, clean(coalesce(project_code, proyecto)) AS project_code,
            clean(coalesce(event_id, id_evento)) AS event_id, clean(coalesce(event_date, fecha_evento)) AS event_date_text,
@@ -340,7 +343,7 @@ WHERE t.event_date < p.start_date OR t.event_date > p.end_date;
 INSERT INTO rejected_rows SELECT * FROM failed_rows('participants');
 CREATE TABLE stg_participants AS
 SELECT project_code, event_id, event_date, channel, sex, age, state, participant_type, pre_score, post_score, person_id,
-       _source_file, _row_number
+       curp_id, email_id, phone_id, _source_file, _row_number
 FROM typed t ANTI JOIN failures f ON f.file = t._source_file AND f.row_number = t._row_number;
 INSERT INTO rows_read SELECT 'participants', _source_file, count(*) FROM typed GROUP BY ALL;
 DELETE FROM failures;

@@ -30,6 +30,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pandera.pandas as pa
+from person_keys import linked_person_keys
 
 from mel_pipeline.codes import normalise_token, spelling_map
 from mel_pipeline.contract import LOAD_ORDER, SOURCES, Source
@@ -269,6 +270,11 @@ def register_failures(source: Source, typed: pd.DataFrame, registers: dict[str, 
     return failures
 
 
+def linking_identifiers(source: Source) -> tuple[str, ...]:
+    """The identifiers a person-level source links its records on (CURP, then email and phone), or none."""
+    return (source.linking.anchor, *source.linking.shared) if source.linking else ()
+
+
 def load_source(name: str, settings: Settings, registers: dict[str, pd.DataFrame],
                 key: bytes) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Read, parse, pseudonymise and validate every file of a source: (staged rows, rejections, audit rows)."""
@@ -286,12 +292,17 @@ def load_source(name: str, settings: Settings, registers: dict[str, pd.DataFrame
         bad_rows = typed["_row_number"].isin(found["row_number"])
         kept = typed.loc[~bad_rows].drop(columns=[column for column, spec in schema.columns.items()
                                                   if spec.metadata["kind"] == "identifier"])
+        for identifier in linking_identifiers(source):
+            kept[f"{identifier}_id"] = pseudonyms(typed.loc[~bad_rows], (identifier,), key)
         staged.append(kept.assign(_source_file=relative))
         rejected.append(found)
         audit.append({"source": name, "file": relative, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                       "status": "loaded", "rows_read": len(typed), "rows_loaded": len(kept),
                       "rows_rejected": int(bad_rows.sum())})
     frame = pd.concat(staged, ignore_index=True) if staged else pd.DataFrame()
+    if linking_identifiers(source) and len(frame):
+        frame[source.pseudonym[0]] = linked_person_keys(frame)
+        frame = frame.drop(columns=[f"{identifier}_id" for identifier in linking_identifiers(source)])
     columns = [column for column in frame.columns if column not in ("_source_file", "_row_number")]
     return frame[[*columns, "_source_file", "_row_number"]], pd.concat(rejected, ignore_index=True), pd.DataFrame(audit)
 
