@@ -272,7 +272,7 @@ def register_failures(source: Source, typed: pd.DataFrame, registers: dict[str, 
 
 def linking_identifiers(source: Source) -> tuple[str, ...]:
     """The identifiers a person-level source links its records on (CURP, then email and phone), or none."""
-    return (source.linking.anchor, *source.linking.shared) if source.linking else ()
+    return source.linking.identifiers if source.linking else ()
 
 
 def load_source(name: str, settings: Settings, registers: dict[str, pd.DataFrame],

@@ -30,11 +30,12 @@ def query_markdown(connection: duckdb.DuckDBPyConnection, sql: str, parameters: 
     return markdown_table([column[0] for column in result.description], result.fetchall())
 
 
-def table_preview(connection: duckdb.DuckDBPyConnection, table: str, limit: int = PREVIEW_ROWS) -> str:
-    """The first rows of a table as Markdown, provenance columns left out."""
+def table_preview(connection: duckdb.DuckDBPyConnection, table: str, limit: int = PREVIEW_ROWS,
+                  leave_out: tuple[str, ...] = ()) -> str:
+    """The first rows of a table as Markdown, provenance columns and those in `leave_out` left out."""
     columns = [name for (name,) in connection.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-        [table]).fetchall() if not name.startswith("_")]
+        [table]).fetchall() if not name.startswith("_") and name not in leave_out]
     return query_markdown(connection, f"SELECT {', '.join(qi(c) for c in columns)} FROM {qi(table)} LIMIT {int(limit)}")
 
 

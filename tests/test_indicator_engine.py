@@ -196,7 +196,7 @@ def test_an_indicator_is_recomputed_only_when_its_sql_or_a_table_it_reads_change
     indicator = IndicatorSheet(**{**sheet(code="AWR-09").model_dump(), "sql": GOOD_SQL})
 
     def stage(source: str, file: str, sha256: str):
-        connection.execute("INSERT INTO load_audit VALUES (?, ?, ?, 'loaded', 1, 1, 0, 'v1', now(), NULL)",
+        connection.execute("INSERT INTO load_audit VALUES (?, ?, ?, 'loaded', 1, 1, 0, 'v1', now(), NULL, NULL)",
                            [source, file, sha256])
 
     first = run_indicator(connection, indicator, settings)

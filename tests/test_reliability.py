@@ -272,8 +272,16 @@ COUNTED_BY_HAND = {"indicator_reports/unterminated_quote_mid_file.csv": 4}
 
 
 def records_in(path: Path) -> int:
-    """Records of a delimited text file other than its header and blank lines, counted by Python's csv module."""
-    text = path.read_text(encoding="utf-8-sig")
+    """Records of a delimited text file other than its header and blank lines, counted by Python's csv module
+    (decoded as grantees' files come: UTF-16 after its byte-order mark, else UTF-8, else Windows-1252)."""
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252")
     first_line = re.split(r"\r\n|\n|\r", text, maxsplit=1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))

@@ -8,6 +8,7 @@ from mel_pipeline.defs.resources import MelWarehouse
 from mel_pipeline.ingest import ingest_source
 from mel_pipeline.readers.files import HashCache
 from mel_pipeline.summaries import rejection_counts, rejection_sample, table_preview
+from mel_pipeline.validation import linking_column
 
 STAGING_GROUP = "staging"
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -61,7 +62,9 @@ def build_staging_asset(source: Source) -> dg.AssetsDefinition:
                 "count(*) FILTER (WHERE rows_read <> rows_loaded + rows_rejected) FROM load_audit WHERE source = ?",
                 [source.name]).fetchone()
             files, read, loaded, rejected, unbalanced = (value or 0 for value in audit)
-            preview = table_preview(connection, table)
+            # The per-identifier pseudonyms only serve person linking; the preview shows the person key.
+            linking = source.linking.identifiers if source.linking else ()
+            preview = table_preview(connection, table, leave_out=tuple(linking_column(name) for name in linking))
             sample = rejection_sample(connection, source.name) if rejected or result.quarantined else ""
             counts = rejection_counts(connection, source.name) if rejected else ""
         for file in result.files:
