@@ -8,6 +8,7 @@ from openpyxl import Workbook
 from mel_pipeline.indicator_engine import write_catalog
 from mel_pipeline.indicator_registry import IndicatorSheet
 from mel_pipeline.ingest import ingest_source
+from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import open_warehouse
 from tests.conftest import REFERENCE, settings_for
 
@@ -39,13 +40,18 @@ def write(raw: Path, relative: str, content: str | bytes) -> Path:
     return path
 
 
-def load(tmp_path: Path, files: dict[str, str | bytes], source: str = "indicator_reports"):
-    """Ingest the projects register, the catalogue and `source`; returns (result, audit rows, rejections)."""
+def raw_folder(tmp_path: Path, files: dict[str, str | bytes]) -> Settings:
+    """Write the projects register and `files` under tmp_path/raw; the settings of a run over them."""
     raw = tmp_path / "raw"
     write(raw, "projects/projects.csv", PROJECTS)
     for relative, content in files.items():
         write(raw, relative, content)
-    settings = settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31))
+    return settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31))
+
+
+def load(tmp_path: Path, files: dict[str, str | bytes], source: str = "indicator_reports"):
+    """Ingest the projects register, the catalogue and `source`; returns (result, audit rows, rejections)."""
+    settings = raw_folder(tmp_path, files)
     with open_warehouse(settings) as connection:
         write_catalog(connection, CATALOG)
         ingest_source(connection, settings, "projects")

@@ -1,12 +1,10 @@
 """Person linking on real staging: records sharing a CURP, email or phone are one person, across files and projects."""
 
-import datetime as dt
 from pathlib import Path
 
 from mel_pipeline.ingest import ingest_source
 from mel_pipeline.warehouse import open_warehouse
-from tests.conftest import settings_for
-from tests.test_ingest import PROJECTS, write
+from tests.test_ingest import raw_folder
 
 HEADER = "project_code,event_id,event_date,channel,full_name,curp,phone,email,sex,state,participant_type\n"
 # Ana: phone only, then CURP and the same phone, then CURP alone in another project.
@@ -27,11 +25,7 @@ CALLE,E5,2022-06-01,webinar,Ana,AAAA800101MDFRRR01,,,mujer,Puebla,trabajadora
 
 def stage(tmp_path: Path, files: dict[str, str]):
     """Stage projects and participants from `files`; returns (people per project, people overall, conflicts, keys)."""
-    raw = tmp_path / "raw"
-    write(raw, "projects/projects.csv", PROJECTS)
-    for relative, content in files.items():
-        write(raw, relative, content)
-    settings = settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31))
+    settings = raw_folder(tmp_path, files)
     with open_warehouse(settings) as connection:
         ingest_source(connection, settings, "projects")
         ingest_source(connection, settings, "participants")
