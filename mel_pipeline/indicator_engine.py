@@ -385,21 +385,23 @@ span_members AS (
     UNION ALL
     SELECT p.*, 'life' AS span_type, 0 AS span_key FROM periods p
 ),
+coverage_in_spans AS (
+    SELECT *, 'year' AS span_type, year(period_start) AS span_key FROM coverage
+    UNION ALL SELECT *, 'life', 0 FROM coverage
+),
 span_coverage AS (
     -- A span runs over the semesters its reports were due in (or arrived in): a project ending in June has a
     -- half year, and a year with one of two reports says so.
     SELECT indicator_code, project_code, span_type, span_key, min(period_start) AS span_start,
            max(period_end) AS span_end, count(*) AS periods_expected, count(*) FILTER (WHERE is_reported) AS periods_reported,
            NULL AS reporting_projects
-    FROM (SELECT *, 'year' AS span_type, year(period_start) AS span_key FROM coverage
-          UNION ALL SELECT *, 'life', 0 FROM coverage)
+    FROM coverage_in_spans
     GROUP BY ALL
     UNION ALL
     SELECT indicator_code, '{PORTFOLIO}', span_type, span_key, min(period_start), max(period_end), count(*),
            count(*) FILTER (WHERE is_reported),
            string_agg(DISTINCT project_code, ',' ORDER BY project_code) FILTER (WHERE is_reported)
-    FROM (SELECT *, 'year' AS span_type, year(period_start) AS span_key FROM coverage
-          UNION ALL SELECT *, 'life', 0 FROM coverage)
+    FROM coverage_in_spans
     GROUP BY indicator_code, span_type, span_key
 ),
 spans AS (
