@@ -17,13 +17,14 @@ FIELDS = (("Theme", lambda s: f"{s.theme} ({THEME_NAMES[s.theme]})"), ("Unit", l
           ("Frequency", lambda s: s.frequency),
           ("Counts people (disclosure control applies)", lambda s: "yes" if s.counts_people else "no"),
           ("Reported by grantees", lambda s: "yes" if s.reported_by_grantees else "no"),
-          ("Year and life figures", lambda s: SPAN_FIGURES[s.accumulation if s.rolls_up else "none"]),
+          ("Year and life figures", lambda s: SPAN_FIGURES[s.accumulation] if s.rolls_up else
+           "year figures computed from the year's records by the SQL" if "year" in s.sql_periods else
+           "none (semesters cannot be combined)"),
           ("Year and life targets", lambda s: SPAN_TARGETS[s.target_rule]))
 
 SPAN_FIGURES = {
     "incremental": "rolled up from the semesters (numerators and denominators summed, then the value recomputed)",
     "cumulative": "the latest semester's, a stock is never summed",
-    "none": "none derived (semesters cannot be combined); year rows only where the SQL returns whole years",
 }
 SPAN_TARGETS = {
     "sum": "the targets file's for that span, else the sum of its semesters' targets when every semester has one",
@@ -45,6 +46,14 @@ def render_sheet(sheet: IndicatorSheet) -> str:
         shown = [f"`{name}`: {', '.join(map(str, value)) if isinstance(value, list) else value}"
                  for name, value in sheet.parameters.items()]
         lines.append(f"| Parameters | {'; '.join(shown)} |")
+    for level in sheet.publication.levels:
+        where = "each project and the portfolio" if level.projects == "each" else "the portfolio only"
+        lines.append(f"| Published | {', '.join(level.disaggregations)}: {where}, per {', '.join(level.periods)} |")
+    if sheet.publication.withheld:
+        lines.append(f"| Withheld (never published) | {', '.join(sheet.publication.withheld)} |")
+    if sheet.publication.min_group_size is not None:
+        lines.append(f"| Minimum group size | {sheet.publication.min_group_size} answers (the disclosure threshold "
+                     "if higher) |")
     if sheet.direction != "none":
         bands = sheet.status_bands
         lines.append(f"| Status bands | on track from {bands.on_track}% of target, at risk from {bands.at_risk}% "

@@ -28,7 +28,6 @@ from mel_pipeline.warehouse import table_exists, table_fingerprint
 
 PORTFOLIO = "PORTFOLIO"
 TOTAL = "total"
-SQL_PARAMETERS = ("as_of",)
 
 RESULTS_TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS indicator_results (
@@ -54,7 +53,7 @@ class IndicatorRun:
 CATALOG_COLUMNS = ("code", "name", "theme", "definition", "unit", "direction", "accumulation", "aggregation",
                    "rolls_up", "target_rule", "disaggregations", "data_sources", "frequency", "approach", "counts_people",
                    "reported_by_grantees", "series_code", "threshold_upper", "threshold_lower", "modified_z",
-                   "on_track_pct", "at_risk_pct", "notes")
+                   "on_track_pct", "at_risk_pct", "notes", "publication")
 
 
 def write_catalog(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorSheet]) -> None:
@@ -66,7 +65,7 @@ def write_catalog(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorS
             disaggregations VARCHAR[],
             data_sources VARCHAR[], frequency VARCHAR, approach VARCHAR, counts_people BOOLEAN,
             reported_by_grantees BOOLEAN, series_code VARCHAR, threshold_upper DOUBLE, threshold_lower DOUBLE,
-            modified_z DOUBLE, on_track_pct DOUBLE, at_risk_pct DOUBLE, notes VARCHAR)""")
+            modified_z DOUBLE, on_track_pct DOUBLE, at_risk_pct DOUBLE, notes VARCHAR, publication JSON)""")
     rows = []
     for sheet in sheets:
         thresholds = sheet.thresholds
@@ -77,7 +76,8 @@ def write_catalog(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorS
             sheet.approach, sheet.counts_people, sheet.reported_by_grantees,
             thresholds.series_code if thresholds else None, thresholds.upper if thresholds else None,
             thresholds.lower if thresholds else None, thresholds.modified_z if thresholds else None,
-            sheet.status_bands.on_track, sheet.status_bands.at_risk, sheet.notes])
+            sheet.status_bands.on_track, sheet.status_bands.at_risk, sheet.notes,
+            sheet.publication.model_dump_json(exclude_none=True)])
     if rows:
         connection.executemany(f"INSERT INTO indicator_catalog VALUES ({', '.join('?' * len(CATALOG_COLUMNS))})", rows)
 
@@ -97,12 +97,17 @@ def create_shared_views(connection: duckdb.DuckDBPyConnection, views_sql: str, s
 
 
 def sheet_sql_parameters(sheet: IndicatorSheet, settings: Settings) -> dict:
-    """The values of the `$name` parameters the sheet's SQL uses: the engine's (`SQL_PARAMETERS`) and the sheet's own.
+    """The values of the `$name` parameters the sheet's SQL uses: the engine's (`as_of`, and
+    `min_group_size` where the sheet states one) and the sheet's own.
+
+    `min_group_size` is the sheet's `publication.min_group_size`, raised to the disclosure threshold.
 
     A name the SQL uses but nobody supplies, a sheet parameter the SQL never uses (a misspelling,
     most likely) and a sheet parameter shadowing one of the engine's all fail.
     """
     values = {"as_of": settings.as_of}
+    if sheet.publication.min_group_size is not None:
+        values["min_group_size"] = sheet.min_group_size(settings.suppression_threshold)
     shadowing = sorted(set(sheet.parameters) & set(values))
     if shadowing:
         raise IndicatorError(f"sheet parameter(s) {shadowing} would replace the engine's own; rename them")
@@ -110,7 +115,7 @@ def sheet_sql_parameters(sheet: IndicatorSheet, settings: Settings) -> dict:
     used = set(re.findall(r"\$([a-z_]+)", sheet.sql))
     unknown = used - set(values)
     if unknown:
-        available = ", ".join([*SQL_PARAMETERS, *sheet.parameters])
+        available = ", ".join(values)
         raise IndicatorError(f"unknown SQL parameter(s) {sorted(unknown)}; available: {available}")
     unused = sorted(set(sheet.parameters) - used)
     if unused:

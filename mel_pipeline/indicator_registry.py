@@ -48,6 +48,31 @@ class StatusBands(BaseModel):
     at_risk: float = 75.0
 
 
+PERIOD_TYPES = ("semester", "year", "life")
+
+
+class PublicationLevel(BaseModel):
+    """Where some of an indicator's breakdowns are published: for each project and the portfolio
+    (`projects: each`) or for the portfolio alone, at the period types listed."""
+
+    model_config = ConfigDict(extra="forbid")
+    disaggregations: list[str] = Field(min_length=1)
+    projects: Literal["each", "portfolio"]
+    periods: list[Literal["semester", "year", "life"]] = Field(min_length=1)
+
+
+class Publication(BaseModel):
+    """What an indicator publishes at which level. Rows outside every level stay in the warehouse and never
+    reach the marts; a breakdown published nowhere is listed in `withheld`, so the sheet says so."""
+
+    model_config = ConfigDict(extra="forbid")
+    levels: list[PublicationLevel] = Field(min_length=1)
+    withheld: list[str] = []
+    # The fewest answers a group may have to enter a figure computed from groups (CMP-05's plants, ENF-05's
+    # stakeholder groups); the disclosure threshold applies when it is higher.
+    min_group_size: int | None = Field(default=None, ge=1)
+
+
 class IndicatorSheet(BaseModel):
     """One indicator's reference sheet."""
 
@@ -77,6 +102,10 @@ class IndicatorSheet(BaseModel):
     notes: str | None = None
     # Values the SQL reads as `$name` (e.g. ENF-03's `sectors`), so a scope is stated in the sheet, not buried in SQL.
     parameters: dict[str, str | float | list[str] | list[float]] = {}
+    # Period types the SQL computes itself (whole calendar years for figures that cannot be rolled up).
+    sql_periods: list[Literal["semester", "year"]] = ["semester"]
+    # Absent, everything the indicator has is published (the shipped sheets all state it).
+    publication: Publication | None = None
     sql: str = ""  # filled from the .sql file beside the sheet
 
     @model_validator(mode="after")
@@ -102,7 +131,42 @@ class IndicatorSheet(BaseModel):
             raise ValueError(f"target_rule {self.target_rule!r} contradicts a {self.accumulation} {self.unit} "
                              f"aggregated by {self.aggregation}: its targets roll up by {implied!r}"
                              + (" (a sum of percentages or means is no target)" if implied == "none" else ""))
+        self._check_publication()
         return self
+
+    def _check_publication(self) -> None:
+        """A sheet publishes only breakdowns it has, each stated once as published or withheld, and only at
+        period types the engine or its SQL produces."""
+        breakdowns = ["total", *self.disaggregations]
+        if self.publication is None:
+            self.publication = Publication(levels=[PublicationLevel(disaggregations=breakdowns, projects="each",
+                                                                    periods=self.produced_periods)])
+        published = {name for level in self.publication.levels for name in level.disaggregations}
+        unknown = sorted((published | set(self.publication.withheld)) - set(breakdowns))
+        if unknown:
+            raise ValueError(f"publication names {unknown}, which are not among its breakdowns {breakdowns}")
+        both = sorted(published & set(self.publication.withheld))
+        if both:
+            raise ValueError(f"publication both publishes and withholds {both}")
+        unstated = [name for name in breakdowns if name not in published and name not in self.publication.withheld]
+        if unstated:
+            raise ValueError(f"publication does not say where {unstated} is published (or that it is withheld)")
+        claimed = {period for level in self.publication.levels for period in level.periods}
+        unproduced = [period for period in PERIOD_TYPES if period in claimed and period not in self.produced_periods]
+        if unproduced:
+            raise ValueError(f"publication claims {unproduced} figures, which this indicator never has: the engine "
+                             f"rolls up only sums, ratios, means and cumulative figures, and its SQL computes "
+                             f"{self.sql_periods} (sql_periods)")
+
+    @property
+    def produced_periods(self) -> list[str]:
+        """The period types this indicator has rows for: its SQL's, and year and life where the engine rolls up."""
+        produced = set(self.sql_periods) | ({"year", "life"} if self.rolls_up else set())
+        return [period for period in PERIOD_TYPES if period in produced]
+
+    def min_group_size(self, threshold: int) -> int:
+        """The fewest answers a group needs to enter a group-based figure: the sheet's, never below the threshold."""
+        return max(threshold, self.publication.min_group_size or 0)
 
     def implied_target_rule(self) -> str:
         """The only rule by which semester targets can give a span's: summed for incremental sums, the latest

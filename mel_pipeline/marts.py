@@ -10,10 +10,12 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from mel_pipeline.disclosure import suppress
+from mel_pipeline.disclosure import HIDDEN, KEY, published, suppress
 
 SURVEY_ITEMS = ("enforcement_improved", "coercion_observed", "employer_compliance", "training_useful", "rights_known")
 DIVERGENCE_GAP = 1.0  # points on a 1-5 scale between two groups' means that count as divergent
+DIVERGENCE_CODE = "stakeholder_divergence:"  # how the survey groups are named among indicator cells
+SAME_ANSWERS_AS_ENFORCEMENT_ITEM = "ENF-05"  # its stakeholder groups are the answers to enforcement_improved
 SELECTION_ORDER = "CASE selection_level WHEN 'collected' THEN 1 WHEN 'project' THEN 2 WHEN 'portfolio' THEN 3 ELSE 4 END"
 # Defence in depth for free text copied into the marts: anything shaped like a direct identifier is masked.
 IDENTIFIER_PATTERNS = (
@@ -97,8 +99,10 @@ def msc_summary_sql(threshold: int) -> str:
                count(*) FILTER (WHERE s.level_rank >= l.rank) AS stories_reaching_level,
                count(*) AS stories_collected,
                round(100.0 * count(*) FILTER (WHERE s.level_rank >= l.rank) / count(*), 1) AS selection_rate_pct,
-               -- Women storytellers are people: a count of 1 to threshold-1 is not shown.
-               CASE WHEN count(*) FILTER (WHERE s.level_rank >= l.rank AND s.storyteller_sex = 'female')
+               -- Women storytellers are people: a count of 1 to threshold-1 is not shown, and the count is
+               -- given for the portfolio only, so that no project's can be had by subtraction.
+               CASE WHEN s.project_code = 'PORTFOLIO'
+                     AND count(*) FILTER (WHERE s.level_rank >= l.rank AND s.storyteller_sex = 'female')
                          NOT BETWEEN 1 AND {threshold} - 1
                     THEN count(*) FILTER (WHERE s.level_rank >= l.rank AND s.storyteller_sex = 'female') END
                    AS told_by_women,
@@ -108,36 +112,41 @@ def msc_summary_sql(threshold: int) -> str:
         ORDER BY s.project_code, s.domain, s.year, l.rank"""
 
 
-def stakeholder_divergence_sql(threshold: int) -> str:
-    """Pairwise gaps between stakeholder groups' mean answers to the same item.
-
-    A group with fewer respondents than the threshold shows neither its count nor its mean, and no
-    gap is given against it.
-    """
+def divergence_groups_sql() -> str:
+    """Each stakeholder group's answers to each survey item per project (and the portfolio) and year, shaped
+    as indicator rows (sum of scores over answers) so that disclosure control treats them as it treats
+    the indicators."""
     answers = " UNION ALL ".join(
         f"SELECT project_code, year(submitted_at) AS year, stakeholder_group, '{item}' AS item, "
         f"CAST({item} AS DOUBLE) AS score FROM stg_feedback WHERE {item} IS NOT NULL" for item in SURVEY_ITEMS)
     return f"""
         WITH answers AS ({answers}),
-        everywhere AS (SELECT * FROM answers UNION ALL SELECT 'PORTFOLIO', year, stakeholder_group, item, score FROM answers),
-        groups AS (
-            SELECT item, project_code, year, stakeholder_group, count(*) AS respondents, avg(score) AS mean_score
-            FROM everywhere GROUP BY ALL
-        )
-        SELECT a.item, a.project_code, a.year, a.stakeholder_group AS group_a, b.stakeholder_group AS group_b,
-               CASE WHEN a.respondents >= {threshold} THEN a.respondents END AS respondents_a,
-               CASE WHEN b.respondents >= {threshold} THEN b.respondents END AS respondents_b,
-               CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold} THEN a.mean_score END AS mean_a,
-               CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold} THEN b.mean_score END AS mean_b,
-               CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold}
-                    THEN a.mean_score - b.mean_score END AS gap,
-               CASE WHEN a.respondents >= {threshold} AND b.respondents >= {threshold}
-                    THEN abs(a.mean_score - b.mean_score) >= {DIVERGENCE_GAP} END AS divergent,
-               NOT (a.respondents >= {threshold} AND b.respondents >= {threshold}) AS suppressed
-        FROM groups a JOIN groups b
-          ON a.item = b.item AND a.project_code = b.project_code AND a.year = b.year
-         AND a.stakeholder_group < b.stakeholder_group
-        ORDER BY a.item, a.project_code = 'PORTFOLIO' DESC, a.project_code, a.year, group_a, group_b"""
+        everywhere AS (SELECT * FROM answers UNION ALL SELECT 'PORTFOLIO', year, stakeholder_group, item, score FROM answers)
+        SELECT '{DIVERGENCE_CODE}' || item AS indicator_code, item, project_code, 'year' AS period_type,
+               make_date(year, 1, 1) AS period_start, make_date(year, 12, 31) AS period_end,
+               'stakeholder_group' AS disaggregation, stakeholder_group AS disaggregation_value, 'score' AS unit,
+               sum(score ORDER BY score) AS numerator, CAST(count(*) AS DOUBLE) AS denominator,
+               avg(score ORDER BY score) AS value, 'incremental' AS accumulation, true AS published
+        FROM everywhere GROUP BY item, project_code, year, stakeholder_group
+        ORDER BY item, project_code, year, stakeholder_group"""
+
+
+# Pairwise gaps between the groups of `divergence_groups` (disclosure control applied): a hidden group
+# shows neither its count nor its mean, and no gap is given against it.
+STAKEHOLDER_DIVERGENCE_SQL = f"""
+    SELECT a.item, a.project_code, year(a.period_start) AS year, a.disaggregation_value AS group_a,
+           b.disaggregation_value AS group_b,
+           CAST(CASE WHEN NOT a.suppressed THEN a.denominator END AS BIGINT) AS respondents_a,
+           CAST(CASE WHEN NOT b.suppressed THEN b.denominator END AS BIGINT) AS respondents_b,
+           CASE WHEN NOT (a.suppressed OR b.suppressed) THEN a.value END AS mean_a,
+           CASE WHEN NOT (a.suppressed OR b.suppressed) THEN b.value END AS mean_b,
+           CASE WHEN NOT (a.suppressed OR b.suppressed) THEN a.value - b.value END AS gap,
+           CASE WHEN NOT (a.suppressed OR b.suppressed) THEN abs(a.value - b.value) >= {DIVERGENCE_GAP} END AS divergent,
+           a.suppressed OR b.suppressed AS suppressed
+    FROM divergence_groups a JOIN divergence_groups b
+      ON a.item = b.item AND a.project_code = b.project_code AND a.period_start = b.period_start
+     AND a.disaggregation_value < b.disaggregation_value
+    ORDER BY a.item, a.project_code = 'PORTFOLIO' DESC, a.project_code, year, group_a, group_b"""
 
 
 def rejected_rows_sql() -> str:
@@ -196,27 +205,48 @@ THEME_SCORECARD_SQL = """
     ORDER BY theme, project_code = 'PORTFOLIO' DESC, project_code, period_type, period_start"""
 
 
-def published_indicator_values(connection: duckdb.DuckDBPyConnection, threshold: int) -> pd.DataFrame:
-    """indicator_values with disclosure control applied."""
-    frame = connection.execute("""
-        SELECT v.*, c.counts_people, c.aggregation, c.accumulation,
-               v.indicator_code IN (SELECT DISTINCT indicator_code FROM indicator_results
-                                    WHERE project_code = 'PORTFOLIO') AS portfolio_supplied
-        FROM indicator_values v JOIN indicator_catalog c ON c.code = v.indicator_code""").df()
-    return suppress(frame, threshold)
+def published_tables(connection: duckdb.DuckDBPyConnection, threshold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """indicator_values within each sheet's publication levels, and the stakeholder groups of
+    `stakeholder_divergence`, with disclosure control applied to both as one system of tables."""
+    values = connection.execute(f"""
+        SELECT v.*, c.counts_people, c.accumulation, c.publication
+        FROM indicator_values v JOIN indicator_catalog c ON c.code = v.indicator_code
+        ORDER BY {', '.join(KEY)}""").df()
+    for column in ("numerator", "denominator", "value", "pct_of_target"):
+        values[column] = pd.to_numeric(values[column]).astype("float64")
+    values["published"] = published(values)
+    groups = connection.execute(divergence_groups_sql()).df()
+    people = values[values["counts_people"].fillna(False).astype(bool)]
+    system = pd.concat([people, groups], ignore_index=True)
+    # The groups answering the item ENF-05 asks about are ENF-05's groups of the same year.
+    enforcement = system.reset_index().merge(
+        system.reset_index(), on=["project_code", "period_type", "period_start", "disaggregation_value"])
+    identical = enforcement[(enforcement["indicator_code_x"] == DIVERGENCE_CODE + "enforcement_improved")
+                            & (enforcement["indicator_code_y"] == SAME_ANSWERS_AS_ENFORCEMENT_ITEM)]
+    hidden = suppress(system, threshold, list(zip(identical["index_x"], identical["index_y"]))).to_numpy()
+    values["suppressed"] = False
+    values.loc[people.index, "suppressed"] = hidden[:len(people)]
+    groups["suppressed"] = hidden[len(people):]
+    values = values.astype({"stock_decreased": "boolean"})  # a nullable flag, blanked with the figures
+    values.loc[values["suppressed"], HIDDEN] = None
+    values.loc[values["suppressed"], "status"] = "suppressed"
+    kept = values[values["published"]].drop(columns=["counts_people", "accumulation", "publication", "published"])
+    return kept.reset_index(drop=True), groups
 
 
 def build_marts(connection: duckdb.DuckDBPyConnection, threshold: int) -> dict[str, int]:
     """Create every mart table in the attached database `mart`; returns row counts per table."""
-    values = published_indicator_values(connection, threshold)
+    values, groups = published_tables(connection, threshold)
     connection.register("published_indicator_values", values)
+    connection.register("divergence_groups", groups)
     # The round trip through pandas turns DATE into timestamps: give analysts dates back.
     connection.execute("CREATE TABLE mart.indicator_values AS SELECT * REPLACE (CAST(period_start AS DATE) AS "
                        "period_start, CAST(period_end AS DATE) AS period_end) FROM published_indicator_values")
     connection.unregister("published_indicator_values")
     for name, sql in MART_SQL.items():
         connection.execute(f"CREATE TABLE mart.{name} AS {sql}")
-    connection.execute(f"CREATE TABLE mart.stakeholder_divergence AS {stakeholder_divergence_sql(threshold)}")
+    connection.execute(f"CREATE TABLE mart.stakeholder_divergence AS {STAKEHOLDER_DIVERGENCE_SQL}")
+    connection.unregister("divergence_groups")
     connection.execute(f"CREATE TABLE mart.msc_summary AS {msc_summary_sql(threshold)}")
     connection.execute(f"CREATE TABLE mart.rejected_rows AS {rejected_rows_sql()}")
     connection.execute(f"CREATE TABLE mart.theme_scorecard AS {THEME_SCORECARD_SQL}")

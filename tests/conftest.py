@@ -59,6 +59,15 @@ def compute_indicators(tables: dict[str, list[dict]], codes: list[str], as_of: d
     return compute_sheets(tables, sheets, as_of)
 
 
+def compute_with_group_size(tables: dict[str, list[dict]], code: str, min_group_size: int, monkeypatch) -> list[dict]:
+    """Run one indicator with its sheet's `publication.min_group_size`, and the disclosure threshold, set to
+    `min_group_size`, so that a small fixture can show figures computed from groups of answers."""
+    monkeypatch.setenv("MEL_SUPPRESSION_THRESHOLD", str(min_group_size))
+    sheet = next(sheet for sheet in load_registry(REPO_ROOT / "indicators") if sheet.code == code)
+    publication = sheet.publication.model_copy(update={"min_group_size": min_group_size})
+    return compute_sheets(tables, [sheet.model_copy(update={"publication": publication})])
+
+
 def compute_sheets(tables: dict[str, list[dict]], sheets: list, as_of: dt.date = FIXTURE_AS_OF):
     """Run the given (possibly altered) sheets on fixture rows; returns indicator_values as dicts."""
     connection = staged_connection(tables, as_of)

@@ -4,10 +4,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mel_pipeline.indicator_engine import build_indicator_values, run_indicator, write_catalog
 from mel_pipeline.indicator_registry import IndicatorError, IndicatorSheet, load_registry, load_sheet
-from mel_pipeline.settings import Settings
+from mel_pipeline.settings import REPO_ROOT, Settings
 from tests.conftest import FIXTURE_AS_OF, pick, staged_connection
 
 H1_22, H2_22, H1_23 = (dt.date(2022, 1, 1), dt.date(2022, 6, 30)), (dt.date(2022, 7, 1), dt.date(2022, 12, 31)), \
@@ -157,7 +158,6 @@ def test_bad_indicator_sql_fails_naming_its_file(sql, message):
     connection = staged_connection({})
     from mel_pipeline.indicator_engine import create_shared_views
     from mel_pipeline.indicator_registry import shared_views_sql
-    from mel_pipeline.settings import REPO_ROOT
     settings = Settings.from_env(as_of=dt.date(2025, 12, 31))
     create_shared_views(connection, shared_views_sql(REPO_ROOT / "indicators"), settings)
     with pytest.raises(IndicatorError, match=message.replace("(", r"\(")):
@@ -186,7 +186,6 @@ def test_an_indicator_is_recomputed_only_when_its_sql_or_a_table_it_reads_change
     """GOOD_SQL reads stg_participants through the v_attendance view, and nothing from indicator_reports."""
     from mel_pipeline.indicator_engine import create_shared_views
     from mel_pipeline.indicator_registry import shared_views_sql
-    from mel_pipeline.settings import REPO_ROOT
 
     attendance = {"project_code": "MAP", "event_id": "E1", "event_date": dt.date(2022, 3, 1), "channel": "in_person",
                   "sex": "female", "state": "Jalisco", "participant_type": "worker", "person_id": "p1"}
@@ -332,3 +331,33 @@ def test_a_falling_cumulative_stock_is_flagged():
 def test_a_target_rule_that_contradicts_the_aggregation_is_refused(fields, message):
     with pytest.raises(ValueError, match=message):
         sheet(**fields)
+
+
+def level(disaggregations, projects="each", periods=("semester", "year", "life")):
+    return {"disaggregations": list(disaggregations), "projects": projects, "periods": list(periods)}
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(disaggregations=["sex"], publication={"levels": [level(["total"])]}),
+     r"does not say where \['sex'\] is published"),
+    (dict(publication={"levels": [level(["total", "state"])]}), r"names \['state'\], which are not among"),
+    (dict(disaggregations=["sex"], publication={"levels": [level(["total", "sex"])], "withheld": ["sex"]}),
+     r"both publishes and withholds \['sex'\]"),
+    # A median cannot be rolled up and its SQL computes semesters only: it has no year figures to publish.
+    (dict(aggregation="median", publication={"levels": [level(["total"], periods=["semester", "year"])]}),
+     r"claims \['year'\] figures, which this indicator never has"),
+])
+def test_a_publication_the_sheet_cannot_honour_is_refused(fields, message):
+    with pytest.raises(ValueError, match=message):
+        sheet(**fields)
+
+
+def test_a_sheet_without_publication_publishes_everything_it_has():
+    stated = sheet(aggregation="median", disaggregations=["sex"]).publication
+    assert [(entry.disaggregations, entry.projects, entry.periods) for entry in stated.levels] == [
+        (["total", "sex"], "each", ["semester"])]
+
+
+def test_every_shipped_sheet_states_what_it_publishes():
+    for path in sorted((REPO_ROOT / "indicators").glob("*/*.yaml")):
+        assert "publication" in yaml.safe_load(path.read_text(encoding="utf-8")), path.name

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from tests.conftest import compute_indicators, parts, report, row_of, semester_rows
+from tests.conftest import compute_indicators, compute_with_group_size, parts, report, row_of, semester_rows
 
 H2_2021 = {"period_start": dt.date(2021, 7, 1), "period_end": dt.date(2021, 12, 31)}
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
@@ -123,8 +123,8 @@ def opinion(number, project, group, plant, score, when=dt.datetime(2022, 3, 15, 
             "stakeholder_group": group, "state": "Querétaro", "plant_code": plant, "employer_compliance": score}
 
 
-def test_cmp05_gap_between_employer_and_worker_means_per_plant_and_the_mean_of_plant_gaps():
-    rows = compute_indicators({"projects": PROJECTS, "feedback": [
+def test_cmp05_gap_between_employer_and_worker_means_per_plant_and_the_mean_of_plant_gaps(monkeypatch):
+    tables = {"projects": PROJECTS, "feedback": [
         # PADF, plant PL-1: employers (5 + 4) / 2 = 4.5; workers (2 + 3 + 1 + 4) / 4 = 2.5; gap 2.0.
         opinion(1, "PADF", "employer", "PL-1", 5), opinion(2, "PADF", "employer", "PL-1", 4),
         opinion(3, "PADF", "worker", "PL-1", 2), opinion(4, "PADF", "worker", "PL-1", 3),
@@ -139,20 +139,26 @@ def test_cmp05_gap_between_employer_and_worker_means_per_plant_and_the_mean_of_p
         opinion(12, "PADF", "worker", None, 1),                    # no plant: left out
         # CALLE, plant PL-1 as well: employer 3, worker 3: gap 0.
         opinion(13, "CALLE", "employer", "PL-1", 3), opinion(14, "CALLE", "worker", "PL-1", 3),
-    ]}, ["CMP-05"])
+    ]}
+    # With the sheet's minimum of 11 answers per group, no total is given for so few answers.
+    assert {row["value"] for row in compute_indicators(tables, ["CMP-05"]) if row["disaggregation"] == "total"} == {None}
+    rows = compute_with_group_size(tables, "CMP-05", 1, monkeypatch)
     # The denominator is the smaller group's answer count: PL-1 min(2 employers, 4 workers) = 2; PL-2 1.
     plants = {r["disaggregation_value"]: parts(r) for r in semester_rows(rows, "PADF", H1, "plant_code")}
     assert plants == {"PL-1": (None, 2, 2.0), "PL-2": (None, 1, -1.0)}
-    # PADF's total: the mean of its plant gaps (2.0 - 1.0) / 2 = 0.5; CALLE's: 0.
-    assert parts(row_of(rows, "PADF", **H1)) == (None, None, 0.5)
+    # PADF's total: the mean of its plant gaps (2.0 - 1.0) / 2 = 0.5, over min(2 + 1 employer answers,
+    # 4 + 1 worker answers) = 3; CALLE's: 0.
+    assert parts(row_of(rows, "PADF", **H1)) == (None, 3, 0.5)
     assert row_of(rows, "CALLE", **H1)["value"] == 0.0
     # Portfolio pools PL-1's answers from both projects: employers (5 + 4 + 3) / 3 = 4.0, workers
     # (2 + 3 + 1 + 4 + 3) / 5 = 2.6, gap 1.4; with PL-2's -1 the total is (1.4 - 1.0) / 2 = 0.2.
     assert row_of(rows, "PORTFOLIO", disaggregation="plant_code", disaggregation_value="PL-1",
                   **H1)["value"] == pytest.approx(1.4)
     assert row_of(rows, "PORTFOLIO", **H1)["value"] == pytest.approx(0.2)
-    # Gaps are not added over semesters: no year or life rows.
-    assert {row["period_type"] for row in rows} == {"semester"}
+    # A year's gaps come from the year's answers (all in H1 here); there is no life figure.
+    assert row_of(rows, "PADF", period_type="year", period_start=dt.date(2022, 1, 1),
+                  period_end=dt.date(2022, 12, 31))["value"] == 0.5
+    assert {row["period_type"] for row in rows} == {"semester", "year"}
 
 
 # CMP-06 ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from mel_pipeline.indicator_engine import run_indicator
 from mel_pipeline.indicator_registry import IndicatorError, load_registry
 from mel_pipeline.settings import Settings
 from tests import conftest
-from tests.conftest import compute_indicators, compute_sheets, parts, pick, report, semester_rows
+from tests.conftest import compute_indicators, compute_sheets, compute_with_group_size, parts, pick, report, semester_rows
 
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
 H2 = {"period_start": dt.date(2022, 7, 1), "period_end": dt.date(2022, 12, 31)}
@@ -226,9 +226,9 @@ def answer(number, project, group, score, when=dt.datetime(2022, 3, 15, 10, 0)):
             "stakeholder_group": group, "state": "Guanajuato", "enforcement_improved": score}
 
 
-def test_enf05_group_means_and_the_gap_between_the_extreme_groups():
+def test_enf05_group_means_and_the_gap_between_the_extreme_groups(monkeypatch):
     later = dt.datetime(2022, 9, 1, 9, 0)
-    rows = compute_indicators({"projects": PROJECTS, "feedback": [
+    tables = {"projects": PROJECTS, "feedback": [
         answer(1, "CALLE", "government", 5), answer(2, "CALLE", "government", 4),
         answer(3, "CALLE", "employer", 4),
         answer(4, "CALLE", "worker", 2), answer(5, "CALLE", "worker", 1), answer(6, "CALLE", "worker", 1),
@@ -236,7 +236,10 @@ def test_enf05_group_means_and_the_gap_between_the_extreme_groups():
         answer(8, "PADF", "employer", 5), answer(9, "PADF", "employer", 5),
         answer(10, "PADF", "worker", 3),
         answer(11, "CALLE", "union", 3, when=later),        # the only group heard in H2
-    ]}, ["ENF-05"])
+    ]}
+    # Every group here is smaller than the sheet's minimum of 11 answers: no gap is taken between them.
+    assert {row["value"] for row in compute_indicators(tables, ["ENF-05"]) if row["disaggregation"] == "total"} == {None}
+    rows = compute_with_group_size(tables, "ENF-05", 1, monkeypatch)
     calle = {r["disaggregation_value"]: parts(r) for r in semester_rows(rows, "CALLE", H1, "stakeholder_group")}
     # government (5 + 4) / 2 = 4.5; employer 4 / 1; worker (2 + 1 + 1) / 3.
     assert calle == {"government": (9, 2, 4.5), "employer": (4, 1, 4.0), "worker": (4, 3, 4 / 3)}
@@ -254,8 +257,12 @@ def test_enf05_group_means_and_the_gap_between_the_extreme_groups():
     assert pick(rows, project_code="CALLE", period_type="semester", disaggregation="total", **H2)["value"] is None
     assert parts(pick(rows, project_code="CALLE", period_type="semester", disaggregation="stakeholder_group",
                       disaggregation_value="union", **H2)) == (3, 1, 3.0)
-    # Gaps do not add up over semesters: no year or life roll-ups.
-    assert {row["period_type"] for row in rows} == {"semester"}
+    # A year's means and gap come from the year's answers (not from the semesters' gaps); there is no life figure.
+    assert parts(pick(rows, project_code="CALLE", period_type="year", disaggregation="stakeholder_group",
+                      disaggregation_value="union", period_start=dt.date(2022, 1, 1))) == (3, 1, 3.0)
+    assert pick(rows, project_code="CALLE", period_type="year", disaggregation="total",
+                period_start=dt.date(2022, 1, 1))["value"] == pytest.approx(4.5 - 4 / 3)
+    assert {row["period_type"] for row in rows} == {"semester", "year"}
 
 
 # ENF-06 ---------------------------------------------------------------------------------------------

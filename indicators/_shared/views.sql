@@ -55,6 +55,14 @@ SELECT *, semester_start(CAST(submitted_at AS DATE)) AS period_start,
        semester_end(CAST(submitted_at AS DATE)) AS period_end
 FROM stg_feedback;
 
+-- Each feedback answer twice: in its semester and in its calendar year, for figures computed from groups
+-- of answers (a mean, a gap) that cannot be added up from semesters into a year.
+CREATE OR REPLACE VIEW v_feedback_spans AS
+SELECT f.* EXCLUDE (period_start, period_end), s.period_start, s.period_end
+FROM v_feedback f,
+     LATERAL (VALUES (f.period_start, f.period_end),
+                     (make_date(year(f.period_start), 1, 1), make_date(year(f.period_start), 12, 31))) s(period_start, period_end);
+
 -- Substantiated outcome-harvest records (confirmed or partially confirmed), each once per breakdown:
 -- the total and each of significance, contribution, intention and polarity, so every breakdown
 -- counted from this view adds up to the total.
