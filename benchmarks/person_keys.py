@@ -2,11 +2,15 @@
 
 The same rule as `mel_pipeline.person_linking` (read its docstring): a record with a CURP is that
 CURP's person; records without one are joined through shared emails and phones into clusters
-(connected components, here with scipy over integer ids instead of the pipeline's label propagation
-in SQL); a cluster seen with exactly one CURP is that CURP's person, with none a person of its own,
-with two or more a conflict kept apart; a record with no CURP, email or phone keeps its name's
-pseudonym. Counting people from these keys must give the pipeline's figures exactly, which is what
-the benchmark's "same outputs" check compares.
+(connected components); a cluster seen with exactly one CURP is that CURP's person, with none a
+person of its own, with two or more a conflict kept apart; a record with no CURP, email or phone
+keeps its name's pseudonym. Counting people from these keys must give the pipeline's figures
+exactly, which is what the benchmark's "same outputs" check compares.
+
+The pipeline finds its components with scipy too, but everything around them (which records make
+the graph, the CURPs of a cluster, which key each record gets) is its own DuckDB SQL. This module
+repeats the rule in pandas on purpose and shares no code with it, so that the check stays an
+independent one.
 """
 
 from __future__ import annotations

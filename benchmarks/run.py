@@ -49,6 +49,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO_ROOT / "benchmarks"
+# Measurements made by hand, outside `make bench`: copied into the report's Notes, so a re-run keeps them.
+MEASURED_BY_HAND = BENCHMARKS / "notes.md"
 BIN = Path(sys.executable).parent
 AS_OF = "2025-12-31"  # after every generated date, so no run depends on the day it is run
 PARTICIPANT_ROWS_PER_SCALE = 6000  # mel generate --scale 1 writes 6,000 participant rows
@@ -592,6 +594,8 @@ def render(bench: Bench, scales: list[int], duration_s: float) -> str:
     settings = sorted({m.setting for m in bench.measurements if m.setting})
     if settings:
         lines.append(f"- * Runs marked * used: {'; '.join(settings)}.")
+    if MEASURED_BY_HAND.is_file():
+        lines += ["", MEASURED_BY_HAND.read_text(encoding="utf-8").strip()]
 
     lines += ["", "## All runs", ""]
     lines += _table(["participant rows", "contender", "run", "wall time", "peak RSS", "result"],

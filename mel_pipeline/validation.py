@@ -33,6 +33,7 @@ from mel_pipeline.warehouse import quote_literal as ql
 MISSING_MARKERS = ("", "n/a", "na", "n.a.", "n/d", "nd", "-", "--", "null", "none", "s/d", "sin dato", "sin datos")
 MASK = "***"
 MAX_LISTED_CODES = 12
+PSEUDONYM_HEX_DIGITS = 32  # a pseudonym is the first 32 lowercase hex digits of its HMAC-SHA256
 SQL_TYPES = {
     "text": "VARCHAR", "code": "VARCHAR", "identifier": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE",
     "date": "DATE", "datetime": "TIMESTAMP", "boolean": "BOOLEAN",
@@ -121,7 +122,7 @@ def pseudonym(kind: str, value: str, key: str) -> str:
     """Python reference of the SQL pseudonym: HMAC-SHA256 of 'kind:normalised value', 32 hex chars."""
     normalised = {"curp": value.upper(), "email": value.lower(),
                   "phone": "".join(ch for ch in value if ch.isdigit())[-10:]}.get(kind, normalise_token(value))
-    return hmac.new(key.encode(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(key.encode(), f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_DIGITS]
 
 
 def normalise_sql(expression: str) -> str:
@@ -138,7 +139,7 @@ def pseudonym_sql(column_name: str) -> str:
     value = qi(column_name + "__v")
     normalised = IDENTIFIER_NORMALISERS.get(kind, normalise_sql("{v}")).format(v=value)
     return (f"left(sha256($pseudonym_outer::BLOB || unhex(sha256($pseudonym_inner::BLOB || "
-            f"encode('{kind}:' || {normalised})))), 32)")
+            f"encode('{kind}:' || {normalised})))), {PSEUDONYM_HEX_DIGITS})")
 
 
 def _clean_sql(raw: str, default: str | None) -> str:

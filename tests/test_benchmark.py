@@ -32,3 +32,6 @@ def test_benchmark_runs_and_reports_every_field(tmp_path):
                   "floor (hand-written DuckDB SQL)", "pandas + pandera baseline"}
     assert contenders <= {cell.strip() for line in runs for cell in line.split("|")}, runs
     assert "identical" in text, "the floor's and the baseline's marts should match the pipeline's"
+    hand_notes = (REPO_ROOT / "benchmarks" / "notes.md").read_text(encoding="utf-8").strip()
+    notes = text.split("## Notes", 1)[1].split("## All runs", 1)[0]
+    assert hand_notes in notes, "the notes measured by hand should survive a re-run, in the Notes section"
