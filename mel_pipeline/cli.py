@@ -111,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     checker.set_defaults(func=check)
     generator = commands.add_parser("generate", help="write deterministic synthetic data")
     generator.add_argument("--out", required=True)
-    generator.add_argument("--scale", type=float, default=1.0, help="1 = the shipped sample's size")
+    generator.add_argument("--scale", type=float, default=1.0,
+                           help="1 = the shipped sample's size; every source grows in proportion (participants, "
+                                "feedback, outcomes, MSC stories, CLA log, reported counts) except the projects "
+                                "register (one synthetic project per 25 units), the IATI file and the sentinel series")
     generator.add_argument("--seed", type=int, default=20240601)
     generator.add_argument("--sample", action="store_true", help="include the sample's deliberate defects")
     generator.add_argument("--overwrite", action="store_true", help="replace the source folders already in --out")

@@ -11,11 +11,28 @@ Same seed, same bytes: every random draw comes from a generator seeded by the se
 it is for, and the Excel files carry fixed timestamps. Nothing reads the clock. All dates are on
 or before 2025-08-31 (reporting periods end by 2025-06-30), except real reference observations.
 
-Size: participants grow linearly with `scale` (6,000 rows at scale 1) and feedback submissions too
-(400 at scale 1). From scale 25 on, one synthetic project P-0001, P-0002, ... per 25 units of scale
-is added to the register, with its own indicator reports, targets, outcomes, stories and CLA log
-entries. Big files are built with numpy and pyarrow in chunks of whole training events and
-streamed to disk, so one chunk is in memory at a time.
+Size: `scale` multiplies every source that can grow, each in proportion: participant rows (6,000
+at scale 1), feedback submissions (400), outcome-harvest records (40), MSC stories (30) and CLA log
+entries (120), each exactly round(n x scale), and every count a grantee reports: AWR-01 is counted
+from the attendance records, CMP-02's votes and the denominators of rates (people, seats, unions,
+inspections, votes) are scale times their scale-1 size (rounded; percentages and scores do not
+move). What cannot grow with scale: the projects register (the four real projects, plus one
+synthetic project P-0001, P-0002, ... per 25 units of scale, with its own indicator reports, targets
+and, for awareness projects, a share of the attendance records), so the number of indicator-report
+and target rows grows only in steps of 25; the IATI file (the real projects only; its sex cells
+follow AWR-01's); and the sentinel series (monthly context series and real reference observations).
+Big files are built with numpy and pyarrow in chunks of whole training events and streamed to
+disk, so one chunk is in memory at a time.
+
+Grantee-reported AWR-01 (people trained) is counted from the project's own attendance records: per
+semester, sex and state, every attendance (one person at one event) counts once, and the grantee's
+total differs from that count by a uniform draw within 3% (grantees count slightly differently:
+late sign-in sheets, a duplicate caught or missed); the sex and state cells share that total in
+proportion to the records. Two deliberate discrepancies, in every run, give a data-quality reviewer
+something to find (they pass the contract, so they are not rejected):
+
+- MAP 2023 H2: AWR-01 over-reported, 35% above the attendance records (total and every cell).
+- SC-WORKERS 2022 H1: AWR-01 under-reported, 25% below the attendance records.
 
 Deliberate defects, so a first run shows rejections (only with `sample=True`):
 
@@ -30,8 +47,8 @@ Deliberate defects, so a first run shows rejections (only with `sample=True`):
   one row with no identifier at all (no name, CURP, phone or email).
 - outcomes/outcomes.csv: one significance "muy alta" (not in the vocabulary).
 
-Without `sample=True` (benchmarks) about 0.1% of participant rows are bad instead: an invalid CURP,
-or a post-test score of 130 when the row has no CURP.
+Without `sample=True` (benchmarks) about 0.1% of participant rows are bad instead: a post-test score
+of 130. Every CURP written without `sample=True` is valid, check digit included.
 
 Not defects but realistic mess the readers must handle in every run: CALLE's 2023 H2 report is
 missing (a completeness gap), PADF-EMP_2022.xlsx has a merged title row above its header and a
@@ -69,6 +86,9 @@ LAST_PERIOD_END = dt.date(2025, 6, 30)
 LATEST_DATE = dt.date(2025, 8, 31)
 PARTICIPANT_ROWS_PER_SCALE = 6000
 FEEDBACK_SUBMISSIONS_PER_SCALE = 400
+OUTCOMES_PER_SCALE = 40
+MSC_STORIES_PER_SCALE = 30
+CLA_ENTRIES_PER_SCALE = 120
 SCALE_PER_SYNTHETIC_PROJECT = 25
 CHUNK_ROWS = 100_000
 REPEAT_SHARE = 0.3
@@ -166,10 +186,11 @@ PROJECT_HEADERS_ES = ("codigo_proyecto", "titulo", "nombre_corto", "organizacion
 class IndicatorModel(NamedTuple):
     """How an indicator's values are invented: its measure, disaggregations, size and trend.
 
-    `size` is the per-period count range for counts and the denominator range per cell for rates
-    (unused for scores and for rates whose denominator is another indicator's count). `trend` is
-    (start, end) over 2021-2025: a growth factor for counts, a percentage for rates, a score for
-    scores. A breakdown with no categories is by the project's own states.
+    `size` is the per-period count range for counts and the denominator range per cell for rates, at
+    scale 1 (unused for scores, for rates whose denominator is another indicator's count and for
+    ATTENDANCE_INDICATOR, which is counted from the attendance records). `trend` is (start, end)
+    over 2021-2025: a growth factor for counts, a percentage for rates, a score for scores. A
+    breakdown with no categories is by the project's own states.
     """
 
     code: str
@@ -184,7 +205,7 @@ class IndicatorModel(NamedTuple):
 BY_STATE = ("state", ())
 INDICATORS = {model.code: model for model in (
     IndicatorModel("AWR-01", "Workers trained on labor rights", "awareness", "count",
-                   (("sex", ("female", "male")), BY_STATE), (250, 450), (1.0, 1.6)),
+                   (("sex", SEXES), ("state", STATE_NAMES)), (0, 0), (1.0, 1.0)),
     IndicatorModel("CAP-01", "Women's share of union executive seats", "capacity", "rate", (BY_STATE,), (8, 30),
                    (18, 34)),
     IndicatorModel("CAP-02", "Supported unions holding secret-ballot elections on schedule", "capacity", "rate", (),
@@ -242,18 +263,27 @@ REAL_PLAN_DETAILS = {
                         "Estado de México"),
                 indicators=("AWR-01",), spanish=True, reach=3.0),
 }
-PARTICIPANT_SHARES = {"MAP": 0.5, "SC-WORKERS": 0.3, "PADF-EMP": 0.2}
-PARTICIPANT_TYPE_MIX = {
-    "MAP": (0.82, 0.08, 0.04, 0.02, 0.04),
-    "SC-WORKERS": (0.60, 0.25, 0.0, 0.02, 0.13),
-    "PADF-EMP": (0.30, 0.05, 0.55, 0.05, 0.05),
+class ParticipantProfile(NamedTuple):
+    """Who comes to a project's events: its share of all attendance records and its people's mix.
+
+    `type_mix` follows PARTICIPANT_TYPES, `channel_mix` follows CHANNELS.
+    """
+
+    share: float
+    type_mix: tuple[float, ...]
+    channel_mix: tuple[float, ...]
+    female_share: float
+
+
+PARTICIPANT_PROFILES = {
+    "MAP": ParticipantProfile(0.5, (0.82, 0.08, 0.04, 0.02, 0.04), (0.35, 0.25, 0.30, 0.10), 0.46),
+    "SC-WORKERS": ParticipantProfile(0.3, (0.60, 0.25, 0.0, 0.02, 0.13), (0.60, 0.30, 0.05, 0.05), 0.41),
+    "PADF-EMP": ParticipantProfile(0.2, (0.30, 0.05, 0.55, 0.05, 0.05), (0.50, 0.45, 0.05, 0.0), 0.34),
 }
-CHANNEL_MIX = {
-    "MAP": (0.35, 0.25, 0.30, 0.10),
-    "SC-WORKERS": (0.60, 0.30, 0.05, 0.05),
-    "PADF-EMP": (0.50, 0.45, 0.05, 0.0),
-}
-FEMALE_SHARE = {"MAP": 0.46, "SC-WORKERS": 0.41, "PADF-EMP": 0.34}
+# A synthetic awareness project reaches workers as MAP does, on a fifth of MAP's share.
+SYNTHETIC_PARTICIPANT_PROFILE = PARTICIPANT_PROFILES["MAP"]._replace(share=0.1)
+# The indicator a grantee counts from its own attendance records.
+ATTENDANCE_INDICATOR = "AWR-01"
 
 
 class Period(NamedTuple):
@@ -286,6 +316,10 @@ class Target(NamedTuple):
 
 # The report that never arrived: the completeness gap users should see.
 MISSING_REPORT = ("CALLE", Period(dt.date(2023, 7, 1), dt.date(2023, 12, 31)))
+# Deliberate AWR-01 discrepancies (see the module docstring): the factor by which the grantee's count
+# departs from its attendance records, by project and semester start.
+REPORTING_DISCREPANCIES = {("MAP", dt.date(2023, 7, 1)): 1.35, ("SC-WORKERS", dt.date(2022, 1, 1)): 0.75}
+REPORTING_NOISE = 0.03
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,8 +331,8 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 20240601, sample: bo
              reference_dir: Path | None = None) -> dict[str, int]:
     """Write synthetic raw data for every source under `out_dir/<source>/`; return rows written per source.
 
-    `scale` multiplies participant rows (6,000 at scale 1) and feedback submissions (400) and adds
-    one synthetic project per 25 units. `sample` plants the small defects listed in this module's
+    `scale` multiplies every source that can grow (see the module docstring for what cannot) and
+    adds one synthetic project per 25 units. `sample` plants the small defects listed in this module's
     docstring; without it about 0.1% of participant rows are bad. `reference_dir` is the shared
     reference-data folder: when given, the projects register is read from it and its RRM cases and
     labor statistics become sentinel series; when None, the built-in copy of the register is used
@@ -309,17 +343,19 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 20240601, sample: bo
                 else list(reference.FALLBACK_REGISTER))
     plans = [Plan(project, **REAL_PLAN_DETAILS[project.project_code]) for project in register]
     plans += _synthetic_plans(int(scale // SCALE_PER_SYNTHETIC_PROJECT), seed)
+    # Attendance first: the grantees' AWR-01 reports are counted from it.
+    participants, attendance = _write_participants(out_dir / "participants", plans, scale, seed, sample)
     actuals: dict[str, list[Actual]] = {}
     targets: dict[str, list[Target]] = {}
     for plan in plans:
-        actuals[plan.code], targets[plan.code] = _indicator_values(plan, seed)
+        actuals[plan.code], targets[plan.code] = _indicator_values(plan, seed, scale, attendance.get(plan.code))
     rows = {"projects": _write_projects(out_dir / "projects", plans)}
     rows["indicator_reports"] = _write_indicator_reports(out_dir / "indicator_reports", plans, actuals, seed, sample)
     rows["targets"] = _write_targets(out_dir / "targets", plans, targets)
-    rows["participants"] = _write_participants(out_dir / "participants", plans, scale, seed, sample)
-    rows["outcomes"] = _write_outcomes(out_dir / "outcomes", plans, seed, sample)
-    rows["msc_stories"] = _write_msc_stories(out_dir / "msc_stories", plans, seed)
-    rows["cla_log"] = _write_cla_log(out_dir / "cla_log", plans, seed)
+    rows["participants"] = participants
+    rows["outcomes"] = _write_outcomes(out_dir / "outcomes", plans, scale, seed, sample)
+    rows["msc_stories"] = _write_msc_stories(out_dir / "msc_stories", plans, scale, seed)
+    rows["cla_log"] = _write_cla_log(out_dir / "cla_log", plans, scale, seed)
     rows["feedback"] = _write_feedback(out_dir / "feedback", plans, scale, seed)
     rows["sentinel"] = _write_sentinel(out_dir / "sentinel", seed, reference_dir)
     rows["iati"] = _write_iati(out_dir / "iati", plans[:len(register)], actuals, targets)
@@ -337,6 +373,11 @@ def _rng(seed: int, *labels: object) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *keys]))
 
 
+def _scaled(counts: int | np.ndarray, scale: float) -> np.ndarray:
+    """Counts of the scale-1 world in a world `scale` times as big: rounded, and at least 1."""
+    return np.maximum(1, np.rint(np.asarray(counts) * scale)).astype(np.int64)
+
+
 def _allocate(total: int, weights: Sequence[float]) -> list[int]:
     """Split `total` into integers proportional to `weights` that add up exactly (largest remainder)."""
     shares = np.asarray(weights, dtype=float) / sum(weights) * total
@@ -348,6 +389,20 @@ def _allocate(total: int, weights: Sequence[float]) -> list[int]:
 
 def _last_day(year: int, month: int) -> dt.date:
     return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+# The reporting semesters, 2021 H1 to 2025 H1, and the calendar years they fall in.
+SEMESTERS = tuple(Period(dt.date(year, first_month, 1), _last_day(year, first_month + 5))
+                  for year in range(FIRST_PERIOD_START.year, LAST_PERIOD_END.year + 1) for first_month in (1, 7)
+                  if _last_day(year, first_month + 5) <= LAST_PERIOD_END)
+YEARS = tuple(Period(dt.date(year, 1, 1), dt.date(year, 12, 31))
+              for year in range(FIRST_PERIOD_START.year, LAST_PERIOD_END.year + 1))
+
+
+def _semester_index(dates: np.ndarray) -> np.ndarray:
+    """The position in SEMESTERS of each date's semester."""
+    months = dates.astype("datetime64[M]").astype(np.int64) - (FIRST_PERIOD_START.year - 1970) * 12
+    return months // 6
 
 
 def _cell(value: object) -> str:
@@ -402,11 +457,13 @@ def _sheet_with_table(workbook: Workbook, title: str, header: Sequence[str], row
         sheet.cell(row=1, column=1).font = Font(bold=True, size=14)
         sheet.append([])
     sheet.append(list(header))
-    for row in rows:
+    header_row = sheet.max_row
+    for row_number, row in enumerate(rows, start=header_row + 1):
         sheet.append(list(row))
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
+        # Cells by their address: asking the sheet for its last row costs a scan of every cell.
+        for column_number, value in enumerate(row, start=1):
+            if isinstance(value, dt.date):
+                sheet.cell(row=row_number, column=column_number).number_format = "yyyy-mm-dd"
 
 
 # --------------------------------------------------------------------------------------------
@@ -454,13 +511,7 @@ def _write_projects(folder: Path, plans: list[Plan]) -> int:
 
 def _periods(start: dt.date, end: dt.date) -> list[Period]:
     """Semesters from 2021 H1 to 2025 H1 that overlap the project's dates."""
-    periods = []
-    for year in range(FIRST_PERIOD_START.year, LAST_PERIOD_END.year + 1):
-        for first_month in (1, 7):
-            period = Period(dt.date(year, first_month, 1), _last_day(year, first_month + 5))
-            if period.end <= LAST_PERIOD_END and period.start <= end and period.end >= start:
-                periods.append(period)
-    return periods
+    return [period for period in SEMESTERS if period.start <= end and period.end >= start]
 
 
 def _progress(period: Period) -> float:
@@ -474,8 +525,13 @@ def _expected(model: IndicatorModel, base: float, progress: float) -> float:
     return base * level if model.measure == "count" else level
 
 
-def _indicator_values(plan: Plan, seed: int) -> tuple[list[Actual], list[Target]]:
-    """Invented actuals (totals and disaggregations that add up) and targets for one project."""
+def _indicator_values(plan: Plan, seed: int, scale: float,
+                      attendance: AttendanceTally | None) -> tuple[list[Actual], list[Target]]:
+    """Actuals (totals and disaggregations that add up) and targets for one project.
+
+    ATTENDANCE_INDICATOR is counted from the project's `attendance`; every other value is invented,
+    counts and denominators `scale` times their scale-1 size.
+    """
     periods = _periods(plan.project.start_date, plan.project.end_date)
     actuals: list[Actual] = []
     targets: list[Target] = []
@@ -483,23 +539,28 @@ def _indicator_values(plan: Plan, seed: int) -> tuple[list[Actual], list[Target]
     for code in plan.indicators:
         model = INDICATORS[code]
         rng = _rng(seed, "indicator", plan.code, code)
-        base = float(np.mean(model.size)) * plan.reach
+        base = float(np.mean(model.size)) * plan.reach * scale
         breakdowns = [(dimension, categories or plan.states) for dimension, categories in model.breakdowns]
-        weights = {dimension: rng.dirichlet(np.full(len(categories), 4.0)) for dimension, categories in breakdowns}
         offsets = {dimension: rng.normal(0, 4, len(categories)) for dimension, categories in breakdowns}
         ambition = float(rng.choice([0.9, 1.0, 1.15, 1.3]))
-        for period in periods:
+        if model.measure == "rate" and code not in DENOMINATOR_FROM:
+            # Sizes come from their own generator, so a world `scale` times as big draws the same ones.
+            cells = (len(periods), len(breakdowns[0][1]) if breakdowns else 1)
+            sizes = _scaled(_rng(seed, "size", plan.code, code).integers(*model.size, size=cells), scale)
+        for index, period in enumerate(periods):
             expected = _expected(model, base, _progress(period))
-            if model.measure == "count":
+            if code == ATTENDANCE_INDICATOR:
+                semester = SEMESTERS.index(period)
+                expected = float(attendance.planned[semester])
+                actuals += _attendance_cells(plan, period, attendance.counts[semester], rng)
+            elif model.measure == "count":
                 total = max(1, round(expected * rng.uniform(0.85, 1.15)))
                 count_totals[code, period] = total
                 actuals.append(Actual(code, period, None, None, None, None, float(total)))
-                for dimension, categories in breakdowns:
-                    split = rng.multinomial(total, weights[dimension])
-                    actuals += [Actual(code, period, dimension, category, None, None, float(count))
-                                for category, count in zip(categories, split.tolist())]
             elif model.measure == "rate":
-                actuals += _rate_cells(model, period, expected, breakdowns, offsets, count_totals, rng)
+                denominators = (np.array([count_totals[DENOMINATOR_FROM[code], period]]) if code in DENOMINATOR_FROM
+                                else sizes[index])
+                actuals += _rate_cells(model, period, expected, breakdowns, offsets, denominators, rng)
             else:
                 actuals.append(Actual(code, period, None, None, None, None,
                                       round(expected + rng.normal(0, 1.5), 1)))
@@ -507,20 +568,39 @@ def _indicator_values(plan: Plan, seed: int) -> tuple[list[Actual], list[Target]
     return actuals, targets
 
 
+def _attendance_cells(plan: Plan, period: Period, counts: np.ndarray, rng: np.random.Generator) -> list[Actual]:
+    """ATTENDANCE_INDICATOR as the grantee reports it from `counts` (its records by sex and state).
+
+    The total departs from the records by a uniform draw within REPORTING_NOISE, or by the
+    project-period's REPORTING_DISCREPANCIES factor; each breakdown shares the total out in
+    proportion to the records, so it adds up, and leaves out categories that get nobody.
+    """
+    noise = rng.uniform(1 - REPORTING_NOISE, 1 + REPORTING_NOISE)
+    factor = REPORTING_DISCREPANCIES.get((plan.code, period.start), noise)
+    total = round(int(counts.sum()) * factor)
+    cells = [Actual(ATTENDANCE_INDICATOR, period, None, None, None, None, float(total))]
+    if total == 0:
+        return cells
+    for dimension, categories, records in (("sex", SEXES, counts.sum(axis=1)),
+                                           ("state", STATE_NAMES, counts.sum(axis=0))):
+        cells += [Actual(ATTENDANCE_INDICATOR, period, dimension, category, None, None, float(count))
+                  for category, count in zip(categories, _allocate(total, records)) if count]
+    return cells
+
+
 def _rate_cells(model: IndicatorModel, period: Period, expected_rate: float,
                 breakdowns: list[tuple[str, tuple[str, ...]]], offsets: dict[str, np.ndarray],
-                count_totals: dict[tuple[str, Period], int], rng: np.random.Generator) -> list[Actual]:
-    """Numerator and denominator per category (numerator <= denominator), their sums as the total."""
+                denominators: np.ndarray, rng: np.random.Generator) -> list[Actual]:
+    """Numerators drawn for the given denominators, one per category (or one for the total without a
+    breakdown), each at most its denominator; with a breakdown, their sums are the total."""
     def rate_draw(offset: float) -> float:
         return float(np.clip(expected_rate + offset + rng.normal(0, 3), 1, 99)) / 100
 
     if not breakdowns:
-        source = DENOMINATOR_FROM.get(model.code)
-        denominator = count_totals[source, period] if source else int(rng.integers(*model.size))
+        denominator = int(denominators[0])
         numerator = int(rng.binomial(denominator, rate_draw(0.0)))
         return [Actual(model.code, period, None, None, numerator, denominator, _percent(numerator, denominator))]
     dimension, categories = breakdowns[0]
-    denominators = rng.integers(*model.size, size=len(categories))
     numerators = [int(rng.binomial(den, rate_draw(offset))) for den, offset in zip(denominators, offsets[dimension])]
     total_num, total_den = sum(numerators), int(denominators.sum())
     cells = [Actual(model.code, period, None, None, total_num, total_den, _percent(total_num, total_den))]
@@ -858,7 +938,8 @@ def _people(number: np.ndarray, plan: Plan, seed: int) -> People:
     def draw(field: str) -> np.ndarray:
         return _uniform(number, seed, field)
 
-    female_share = FEMALE_SHARE[plan.code]
+    profile = _participant_profile(plan)
+    female_share = profile.female_share
     sex = np.searchsorted(np.cumsum([female_share * 0.98, (1 - female_share) * 0.98, 0.01]), draw("sex"))
     female_name = np.where(sex == 2, draw("name-list") < 0.5, sex == 0)
     given = np.where(female_name, (draw("given") * len(FEMALE_GIVEN_NAMES)).astype(int),
@@ -870,7 +951,7 @@ def _people(number: np.ndarray, plan: Plan, seed: int) -> People:
     elsewhere = (draw("other-state") * len(STATE_NAMES)).astype(int)
     state = np.where(draw("moved") < 0.9, home, elsewhere)
     born_elsewhere = (draw("birth-state") * len(STATE_NAMES)).astype(int)
-    mix = np.cumsum(PARTICIPANT_TYPE_MIX[plan.code])
+    mix = np.cumsum(profile.type_mix)
     return People(
         number=number,
         sex=sex,
@@ -900,7 +981,7 @@ def _events(plan: Plan, year: int, rows: int, rng: np.random.Generator) -> Event
     """Events within the project's active days of `year` whose sizes add up to `rows`."""
     first = max(dt.date(year, 1, 1), plan.project.start_date, FIRST_PERIOD_START)
     last = min(dt.date(year, 12, 31), plan.project.end_date, LAST_PERIOD_END)
-    mix = np.array(CHANNEL_MIX[plan.code])
+    mix = np.array(_participant_profile(plan).channel_mix)
     mean_size = float(mix @ np.array([EVENT_SIZE[channel] for channel in CHANNELS]))
     count = max(1, round(rows / mean_size))
     channels = rng.choice(len(CHANNELS), size=count, p=mix)
@@ -1002,7 +1083,7 @@ class ParticipantDefects(NamedTuple):
 
 def _participant_defects(rows: int, has_curp: np.ndarray, sample_file: bool, benchmark: bool,
                          rng: np.random.Generator) -> ParticipantDefects:
-    """The sample's three planted rows, or about 0.1% bad rows in a benchmark run."""
+    """The sample's three planted rows, or about 0.1% bad rows in a benchmark run (scores, never CURPs)."""
     none = np.zeros(rows, dtype=bool)
     if sample_file and rows > 30 and has_curp[10:].any():
         bad_curp, child_age, no_identifier = none.copy(), none.copy(), none.copy()
@@ -1012,19 +1093,18 @@ def _participant_defects(rows: int, has_curp: np.ndarray, sample_file: bool, ben
         return ParticipantDefects(bad_curp, none, child_age, no_identifier)
     if not benchmark:
         return ParticipantDefects(none, none, none, none)
-    bad = rng.random(rows) < BENCHMARK_BAD_ROW_SHARE
-    return ParticipantDefects(bad & has_curp, bad & ~has_curp, none, none)
+    return ParticipantDefects(none, rng.random(rows) < BENCHMARK_BAD_ROW_SHARE, none, none)
 
 
-def _participant_table(plan: Plan, events: Events, chunk: slice, person: np.ndarray, seed: int,
-                       rng: np.random.Generator, sample_file: bool, benchmark: bool) -> pa.Table:
-    """The rows of one chunk of events as a table with the file's headers and spellings."""
+def _participant_table(plan: Plan, events: Events, chunk: slice, people: People, rng: np.random.Generator,
+                       sample_file: bool, benchmark: bool) -> pa.Table:
+    """The rows of one chunk of events, one per person in `people`, with the file's headers and spellings."""
+    person = people.number
     rows = len(person)
     labels = LABELS[plan.language]
     event = np.repeat(np.arange(chunk.start, chunk.stop), events.sizes[chunk])
     event_dates = events.dates[event]
     channel = events.channels[event]
-    people = _people(person, plan, seed)
     pattern = rng.choice(len(IDENTIFIER_PATTERNS), size=rows, p=IDENTIFIER_PATTERN_SHARES)
     has_curp = pattern == 0
     has_name = pattern <= 2
@@ -1070,41 +1150,65 @@ def _participant_table(plan: Plan, events: Events, chunk: slice, person: np.ndar
     return pa.Table.from_arrays(columns, schema=_participant_schema(plan.spanish))
 
 
-def _active_days_by_year(plan: Plan) -> dict[int, int]:
-    first = max(plan.project.start_date, FIRST_PERIOD_START)
-    last = min(plan.project.end_date, LAST_PERIOD_END)
-    days = {}
-    for year in range(first.year, last.year + 1):
-        span = (min(last, dt.date(year, 12, 31)) - max(first, dt.date(year, 1, 1))).days + 1
-        if span > 0:
-            days[year] = span
-    return days
+def _active_days(plan: Plan, spans: Sequence[Period]) -> np.ndarray:
+    """Days of each span on which the project can hold events (see `_window`)."""
+    first, last = _window(plan)
+    return np.array([max(0, (min(last, span.end) - max(first, span.start)).days + 1) for span in spans])
 
 
-def _write_participants(folder: Path, plans: list[Plan], scale: float, seed: int, sample: bool) -> int:
-    """One CSV per project and year, streamed chunk by chunk; rows are exactly round(6,000 x scale)."""
-    participant_plans = [plan for plan in plans if plan.code in PARTICIPANT_SHARES]
+def _participant_profile(plan: Plan) -> ParticipantProfile:
+    return PARTICIPANT_PROFILES.get(plan.code, SYNTHETIC_PARTICIPANT_PROFILE)
+
+
+class AttendanceTally(NamedTuple):
+    """A project's attendance records counted by semester, sex and state, and those it planned.
+
+    `counts` is indexed by (SEMESTERS, SEXES, STATE_NAMES) positions; `planned` gives per semester
+    the records the project's share of rows planned for it, in proportion to its active days.
+    """
+
+    counts: np.ndarray
+    planned: np.ndarray
+
+
+def _write_participants(folder: Path, plans: list[Plan], scale: float, seed: int,
+                        sample: bool) -> tuple[int, dict[str, AttendanceTally]]:
+    """One CSV per project and year, streamed chunk by chunk; rows are exactly round(6,000 x scale).
+
+    Every project that reports ATTENDANCE_INDICATOR holds events, on its profile's share of the rows.
+    Returns the rows written and each project's tally of them.
+    """
+    participant_plans = [plan for plan in plans if ATTENDANCE_INDICATOR in plan.indicators]
     total = round(PARTICIPANT_ROWS_PER_SCALE * scale)
-    per_project = _allocate(total, [PARTICIPANT_SHARES[plan.code] for plan in participant_plans])
+    per_project = _allocate(total, [_participant_profile(plan).share for plan in participant_plans])
     folder.mkdir(parents=True, exist_ok=True)
+    tallies = {}
     first_person = 0
     for plan, project_rows in zip(participant_plans, per_project):
-        days = _active_days_by_year(plan)
+        counts = np.zeros((len(SEMESTERS), len(SEXES), len(STATE_NAMES)), dtype=np.int64)
         known_people = 0
-        for year, rows in zip(days, _allocate(project_rows, list(days.values()))):
+        for year, rows in zip(YEARS, _allocate(project_rows, _active_days(plan, YEARS))):
             if rows == 0:
                 continue
-            rng = _rng(seed, "participants", plan.code, year)
-            events = _events(plan, year, rows, rng)
-            sample_file = sample and (plan.code, year) == ("MAP", 2022)
-            with pa_csv.CSVWriter(folder / f"{plan.code}_{year}.csv", _participant_schema(plan.spanish)) as writer:
+            rng = _rng(seed, "participants", plan.code, year.start.year)
+            events = _events(plan, year.start.year, rows, rng)
+            sample_file = sample and (plan.code, year.start.year) == ("MAP", 2022)
+            name = f"{plan.code}_{year.start.year}.csv"
+            with pa_csv.CSVWriter(folder / name, _participant_schema(plan.spanish)) as writer:
                 for chunk in _event_chunks(events.sizes):
                     attendance = _attendance(events.sizes[chunk], first_person, known_people, rng)
                     known_people += attendance.new_people
-                    writer.write_table(_participant_table(plan, events, chunk, attendance.person, seed, rng,
+                    people = _people(attendance.person, plan, seed)
+                    writer.write_table(_participant_table(plan, events, chunk, people, rng,
                                                           sample_file and chunk.start == 0, not sample))
+                    cell = np.ravel_multi_index(
+                        (_semester_index(np.repeat(events.dates[chunk], events.sizes[chunk])), people.sex,
+                         people.state), counts.shape)
+                    counts += np.bincount(cell, minlength=counts.size).reshape(counts.shape)
+        semester_days = _active_days(plan, SEMESTERS)
+        tallies[plan.code] = AttendanceTally(counts, project_rows * semester_days / semester_days.sum())
         first_person += project_rows
-    return total
+    return total, tallies
 
 
 # --------------------------------------------------------------------------------------------
@@ -1426,10 +1530,10 @@ OUTCOME_COLUMNS = ("outcome_id", "project_code", "theme", "description", "social
                    "substantiator", "substantiation")
 
 
-def _write_outcomes(folder: Path, plans: list[Plan], seed: int, sample: bool) -> int:
-    """Outcome-harvest records with Spanish spellings of the codes; ten more per synthetic project."""
+def _write_outcomes(folder: Path, plans: list[Plan], scale: float, seed: int, sample: bool) -> int:
+    """round(40 x scale) outcome-harvest records with Spanish spellings of the codes."""
     rng = _rng(seed, "outcomes")
-    count = 40 + 10 * sum(plan.code not in REAL_PLAN_DETAILS for plan in plans)
+    count = round(OUTCOMES_PER_SCALE * scale)
     rows = []
     for number in range(1, count + 1):
         template = OUTCOME_TEMPLATES[(number - 1) % len(OUTCOME_TEMPLATES)]
@@ -1448,7 +1552,7 @@ def _write_outcomes(folder: Path, plans: list[Plan], seed: int, sample: bool) ->
             None if substantiation == "pending" else SUBSTANTIATORS[int(rng.integers(len(SUBSTANTIATORS)))],
             SPANISH_CODES["substantiation"][substantiation],
         ])
-    if sample:
+    if sample and len(rows) > 6:
         rows[6][OUTCOME_COLUMNS.index("significance")] = "muy alta"
     return _write_csv(folder / "outcomes.csv", OUTCOME_COLUMNS, rows)
 
@@ -1518,10 +1622,10 @@ def _selection_levels(count: int, rng: np.random.Generator) -> list[str]:
     return [levels[index] for index in rng.permutation(count)]
 
 
-def _write_msc_stories(folder: Path, plans: list[Plan], seed: int) -> int:
-    """Most Significant Change stories; eight more per synthetic project."""
+def _write_msc_stories(folder: Path, plans: list[Plan], scale: float, seed: int) -> int:
+    """round(30 x scale) Most Significant Change stories."""
     rng = _rng(seed, "msc")
-    count = 30 + 8 * sum(plan.code not in REAL_PLAN_DETAILS for plan in plans)
+    count = round(MSC_STORIES_PER_SCALE * scale)
     rows = []
     for number, level in enumerate(_selection_levels(count, rng), start=1):
         template = STORY_TEMPLATES[(number - 1) % len(STORY_TEMPLATES)]
@@ -1605,10 +1709,10 @@ def _cla_entry(number: int, kind: str, plans: list[Plan], rng: np.random.Generat
     ]
 
 
-def _write_cla_log(folder: Path, plans: list[Plan], seed: int) -> int:
-    """The CLA log workbook: feedback items, reflection decisions and process steps; 30 more per synthetic project."""
+def _write_cla_log(folder: Path, plans: list[Plan], scale: float, seed: int) -> int:
+    """The CLA log workbook: round(120 x scale) feedback items, reflection decisions and process steps."""
     rng = _rng(seed, "cla")
-    count = 120 + 30 * sum(plan.code not in REAL_PLAN_DETAILS for plan in plans)
+    count = round(CLA_ENTRIES_PER_SCALE * scale)
     kinds = rng.permutation(["feedback_item"] * (count // 2) + ["reflection_decision"] * (count // 4)
                             + ["process_step"] * (count - count // 2 - count // 4)).tolist()
     rows = [_cla_entry(number, kind, plans, rng) for number, kind in enumerate(kinds, start=1)]

@@ -106,10 +106,54 @@ def count_rows(folder: Path) -> int:
 
 
 @pytest.mark.parametrize("scale", [0.5, 1, 2.5])
-def test_participant_and_feedback_rows_grow_exactly_with_scale(tmp_path: Path, scale: float) -> None:
+def test_every_scaled_source_grows_exactly_with_scale(tmp_path: Path, scale: float) -> None:
     written = synthetic.generate(tmp_path, scale=scale)
-    assert written["participants"] == count_rows(tmp_path / "participants") == round(6000 * scale)
-    assert written["feedback"] == count_rows(tmp_path / "feedback") == round(400 * scale)
+    for source, rows_at_scale_1 in (("participants", 6000), ("feedback", 400), ("outcomes", 40), ("msc_stories", 30),
+                                    ("cla_log", 120)):
+        assert written[source] == count_rows(tmp_path / source) == round(rows_at_scale_1 * scale), source
+
+
+@pytest.fixture(scope="module")
+def doubled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("doubled")
+    synthetic.generate(out, scale=2, sample=False)
+    return out
+
+
+def report_cells(folder: Path) -> dict[tuple, dict[str, str]]:
+    """Indicator-report rows by project, indicator, period start and disaggregation categories."""
+    dimensions = list(contract.DISAGGREGATIONS)
+    return {(row["project_code"], row["indicator_code"], row["period_start"][:10], *(row[name] for name in dimensions)):
+            row for row in indicator_rows(folder / "indicator_reports")}
+
+
+def test_scale_2_doubles_the_reported_counts_and_keeps_what_cannot_scale(clean_dir: Path, doubled_dir: Path) -> None:
+    for source in ("projects", "targets", "sentinel"):
+        assert count_rows(doubled_dir / source) == count_rows(clean_dir / source), source
+    single, double = report_cells(clean_dir), report_cells(doubled_dir)
+    compared = Counter()
+    for key, row in single.items():
+        indicator = key[1]
+        if indicator == "CMP-02":
+            # round(2x) is within 1 of 2 round(x).
+            assert abs(float(double[key]["value"]) - 2 * float(row["value"])) <= 1, key
+        elif indicator == "CMP-03":
+            # Its denominator is CMP-02's count of the same period.
+            assert abs(float(double[key]["denominator"]) - 2 * float(row["denominator"])) <= 1, key
+        elif row["denominator"]:
+            # A rate's denominators are drawn at scale 1 and doubled, so exactly twice.
+            assert float(double[key]["denominator"]) == 2 * float(row["denominator"]), key
+        else:
+            continue
+        compared[indicator] += 1
+    assert set(compared) == {"CMP-01", "CMP-02", "CMP-03", "CMP-04", "CAP-01", "CAP-02", "ENF-01", "ENF-02", "ENF-04"}
+
+    # AWR-01 is counted from the attendance records (next test), and each project's records double exactly:
+    # 6,000 rows split 0.5 / 0.3 / 0.2 is 3,000 / 1,800 / 1,200 at scale 1 and twice that at scale 2.
+    per_project = {folder: Counter(row["project_code"] for row in participant_rows(folder / "participants"))
+                   for folder in (clean_dir, doubled_dir)}
+    assert per_project[clean_dir] == {"MAP": 3000, "SC-WORKERS": 1800, "PADF-EMP": 1200}
+    assert per_project[doubled_dir] == {"MAP": 6000, "SC-WORKERS": 3600, "PADF-EMP": 2400}
 
 
 def test_every_25_units_of_scale_add_a_synthetic_project(tmp_path: Path) -> None:
@@ -279,9 +323,7 @@ def test_participants_are_realistic_people_who_come_back(clean_dir: Path) -> Non
     rows = participant_rows(clean_dir / "participants")
     assert len({row["state"] for row in rows}) == 32
     curps = [row["curp"] for row in rows if row["curp"]]
-    valid = [curp for curp in curps if re.fullmatch(contract.CURP_PATTERN, curp)]
-    assert 0 < len(curps) - len(valid) <= 10  # the benchmark's ~0.1% bad rows
-    assert all(curp[10] in "HMX" for curp in valid)
+    assert all(curp[10] in "HMX" for curp in curps)
     seen_in_event = Counter((row["event_id"], row["curp"] or row["email"] or row["phone"] or row["full_name"])
                             for row in rows)
     assert max(seen_in_event.values()) == 1
@@ -291,6 +333,50 @@ def test_participants_are_realistic_people_who_come_back(clean_dir: Path) -> Non
     phones = [row["phone"] for row in rows if row["phone"]]
     assert all(re.fullmatch(r"\+52 (\d{2} \d{4}|\d{3} \d{3}) \d{4}", phone) for phone in phones)
     assert len(set(phones)) < len(phones)  # the same people's numbers come back
+
+
+CURP_CHARACTERS = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
+
+
+def curp_check_digit(curp: str) -> str:
+    """RENAPO's check digit: each of the first 17 characters valued by its place in CURP_CHARACTERS,
+    weighted 18 down to 2; the digit brings the sum up to a multiple of 10."""
+    total = sum(CURP_CHARACTERS.index(character) * weight for character, weight in zip(curp[:17], range(18, 1, -1)))
+    return str((10 - total % 10) % 10)
+
+
+def test_without_sample_every_curp_is_valid_and_the_bad_rows_are_scores(clean_dir: Path) -> None:
+    # A = 10 and H = 17: 10 x (18 + 17 + 16 + 15) + 17 x 8 + 10 x (7 + 6 + 5 + 4 + 3) = 660 + 136 + 250 = 1046,
+    # and 1046 + 4 is a multiple of 10.
+    assert curp_check_digit("AAAA000000HAAAAA0") == "4"
+    rows = participant_rows(clean_dir / "participants")
+    curps = [row["curp"] for row in rows if row["curp"]]
+    assert len(curps) > 3000
+    assert [curp for curp in curps if not re.fullmatch(contract.CURP_PATTERN, curp)] == []
+    assert [curp for curp in curps if curp[17] != curp_check_digit(curp)] == []
+    bad_scores = sum(row["post_score"] == "130" for row in rows)
+    assert 0 < bad_scores <= 15  # the benchmark's ~0.1% bad rows: 6 expected in 6,000
+
+
+def semester_start(date_text: str) -> str:
+    return f"{date_text[:4]}-{'01' if int(date_text[5:7]) <= 6 else '07'}-01"
+
+
+def test_reported_awr01_agrees_with_the_attendance_records(sample_dir: Path) -> None:
+    records = Counter((row["project_code"], semester_start(row["event_date"]))
+                      for row in participant_rows(sample_dir / "participants"))
+    reported = {(key[0], key[2]): int(float(row["value"])) for key, row in report_cells(sample_dir).items()
+                if key[1] == "AWR-01" and not any(key[3:])}
+    assert set(reported) == set(records) and len(records) == 25
+    # The documented discrepancies: 255 x 1.35 = 344.25 and 101 x 0.75 = 75.75.
+    assert (records["MAP", "2023-07-01"], reported["MAP", "2023-07-01"]) == (255, 344)
+    assert (records["SC-WORKERS", "2022-01-01"], reported["SC-WORKERS", "2022-01-01"]) == (101, 76)
+    # Every other project-period is within 3% of its records, plus half a person of rounding.
+    departures = {key: reported[key] - count for key, count in records.items()
+                  if key not in {("MAP", "2023-07-01"), ("SC-WORKERS", "2022-01-01")}}
+    assert {key: departure for key, departure in departures.items()
+            if abs(departure) > 0.03 * records[key] + 0.5} == {}
+    assert any(departures.values())
 
 
 def test_feedback_shows_the_divergence_between_groups(clean_dir: Path) -> None:
