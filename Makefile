@@ -10,7 +10,7 @@ export DAGSTER_HOME
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 
-.PHONY: setup run test ui bench sample docs clean
+.PHONY: setup older-reader run test ui bench sample docs clean
 
 setup: $(STAMP)
 
@@ -24,8 +24,18 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	$(BIN)/mel run
 
-test: setup
+test: setup older-reader
 	$(BIN)/python -m pytest
+
+# The oldest DuckDB the marts promise to open (publish.MARTS_STORAGE_VERSION), for the test that opens them
+# as an analyst's older tool would.
+OLDER_READER := .venv-duckdb-1.0
+older-reader: $(OLDER_READER)/.installed
+
+$(OLDER_READER)/.installed:
+	test -x $(OLDER_READER)/bin/python || $(PYTHON) -m venv $(OLDER_READER)
+	$(OLDER_READER)/bin/pip install --quiet --disable-pip-version-check duckdb==1.0.0
+	touch $@
 
 ui: setup
 	$(BIN)/mel ui

@@ -65,7 +65,7 @@ def write_catalog(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorS
             disaggregations VARCHAR[],
             data_sources VARCHAR[], frequency VARCHAR, approach VARCHAR, counts_people BOOLEAN,
             reported_by_grantees BOOLEAN, series_code VARCHAR, threshold_upper DOUBLE, threshold_lower DOUBLE,
-            modified_z DOUBLE, on_track_pct DOUBLE, at_risk_pct DOUBLE, notes VARCHAR, publication JSON)""")
+            modified_z DOUBLE, on_track_pct DOUBLE, at_risk_pct DOUBLE, notes VARCHAR, publication VARCHAR)""")
     rows = []
     for sheet in sheets:
         thresholds = sheet.thresholds

@@ -25,6 +25,9 @@ from mel_pipeline.warehouse import quote_literal as ql
 MARTS_FILE = "mel.duckdb"
 PARQUET_LINK = "parquet"
 STAGING_PREFIX = ".building-"
+# The marts are written in DuckDB's 1.0 storage format, which every DuckDB since 1.0 reads: analysts' R
+# packages, DBeaver drivers and CLIs lag behind the DuckDB the pipeline runs on.
+MARTS_STORAGE_VERSION = "v1.0.0"
 
 
 @dataclass
@@ -53,7 +56,7 @@ def _clear_leftovers(marts_dir: Path, keep: set[Path]) -> None:
 
 def write_marts(connection: duckdb.DuckDBPyConnection, marts_path: Path, threshold: int) -> dict[str, int]:
     """Build every mart table from the open warehouse into a new DuckDB file; returns rows per table."""
-    connection.execute(f"ATTACH {ql(str(marts_path))} AS mart")
+    connection.execute(f"ATTACH {ql(str(marts_path))} AS mart (STORAGE_VERSION {ql(MARTS_STORAGE_VERSION)})")
     try:
         return build_marts(connection, threshold)
     finally:

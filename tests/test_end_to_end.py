@@ -116,6 +116,33 @@ def test_the_sample_marts_match_the_golden_digest(sample_run):
     assert published == json.loads(GOLDEN_DIGEST.read_text(encoding="utf-8"))
 
 
+OLDER_READER = REPO_ROOT / ".venv-duckdb-1.0" / "bin" / "python"  # made by `make older-reader`
+
+
+def test_duckdb_1_0_opens_the_marts_and_reads_every_table(sample_run):
+    """Analysts' R packages, DBeaver drivers and CLIs lag behind: the marts are written in a format DuckDB 1.0 reads."""
+    if not OLDER_READER.exists():
+        if os.environ.get("CI"):
+            pytest.fail("make older-reader did not install DuckDB 1.0 for this test")
+        pytest.skip("DuckDB 1.0 is not installed: `make older-reader` (make test does it)")
+    *_, folder = sample_run
+    marts = folder / "marts" / "mel.duckdb"
+    current = duckdb.connect(str(marts), read_only=True)
+    expected = {table: current.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for (table,) in current.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    current.close()
+    script = ("import duckdb, json, sys\n"
+              "c = duckdb.connect(sys.argv[1], read_only=True)\n"
+              "tables = [t for (t,) in c.execute('SELECT table_name FROM duckdb_tables()').fetchall()]\n"
+              "print(json.dumps({'version': duckdb.__version__,\n"
+              "                  'rows': {t: c.execute(f'SELECT count(*) FROM (SELECT * FROM {t})').fetchone()[0] for t in tables}}))")
+    result = subprocess.run([str(OLDER_READER), "-c", script, str(marts)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    read = json.loads(result.stdout)
+    assert read["version"] == "1.0.0"
+    assert read["rows"] == expected and expected["indicator_values"] > 1000
+
+
 def test_mel_check_names_file_row_and_column_and_exits_1(sample_raw):
     bad = sample_raw / "outcomes" / "outcomes.csv"
     completed = subprocess.run([sys.executable, "-m", "mel_pipeline.cli", "check", str(bad), "--source", "outcomes"],

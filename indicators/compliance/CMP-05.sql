@@ -34,9 +34,10 @@ SELECT project_code, period_start, period_end, 'plant_code' AS disaggregation, p
 FROM plants
 UNION ALL
 -- Each plant weighs the same in the total, however many people answered there; the total is given once
--- both groups have the minimum number of answers over its plants.
+-- both groups have the minimum number of answers over its plants. The gaps are averaged in value order,
+-- so that the last bit of the mean never depends on the order rows arrive in.
 SELECT project_code, period_start, period_end, 'total', 'total', NULL,
        least(sum(employer_answers), sum(worker_answers)),
-       CASE WHEN least(sum(employer_answers), sum(worker_answers)) >= $min_group_size THEN avg(gap) END
+       CASE WHEN least(sum(employer_answers), sum(worker_answers)) >= $min_group_size THEN avg(gap ORDER BY gap) END
 FROM plants
 GROUP BY project_code, period_start, period_end
