@@ -77,10 +77,10 @@ def docs(args: argparse.Namespace) -> int:
     from mel_pipeline.indicator_registry import load_registry
 
     out = Path(args.out)
-    (out / "data-contract.md").write_text(render_contract(), encoding="utf-8")
     pages = out / "indicators"
     shutil.rmtree(pages, ignore_errors=True)
-    pages.mkdir(parents=True)
+    pages.mkdir(parents=True)  # and --out itself, when it does not exist yet
+    (out / "data-contract.md").write_text(render_contract(), encoding="utf-8")
     for name, text in render_pages(load_registry(Settings.from_env().indicators_dir)).items():
         (pages / name).write_text(text, encoding="utf-8")
     print(f"wrote {out / 'data-contract.md'} and {pages}/")

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from mel_pipeline.cli import main
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.contract_doc import render_contract
 from mel_pipeline.indicator_docs import render_pages
@@ -22,6 +23,14 @@ def test_the_committed_indicator_pages_are_current():
     folder = REPO_ROOT / "docs" / "indicators"
     committed = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.md")}
     assert committed == pages, "run `make docs` and commit docs/indicators/"
+
+
+def test_mel_docs_creates_an_output_folder_that_does_not_exist(tmp_path, capsys):
+    out = tmp_path / "not" / "yet" / "docs"
+    assert main(["docs", "--out", str(out)]) == 0
+    assert (out / "data-contract.md").read_text(encoding="utf-8") == render_contract()
+    assert sorted(path.name for path in (out / "indicators").iterdir()) == sorted(
+        render_pages(load_registry(REPO_ROOT / "indicators")))
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
