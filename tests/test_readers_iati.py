@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from mel_pipeline.readers.files import UnreadableFile
-from mel_pipeline.readers.iati import read_iati
+from mel_pipeline.readers.iati import decimal_value, read_iati
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "reference-data" / "iati" / "examples"
 ANNOTATED = EXAMPLES / "IATI-Extra-Documentation_activity-standard-example-annotated.xml"
@@ -133,7 +133,8 @@ def test_hand_written_file(tmp_path: Path) -> None:
     assert table.column("disaggregation").to_pylist() == [
         "total", "sexo=mujer", "estado=Puebla;sexo=mujer", "estado=Puebla;sexo=hombre", "total", "total"]
     assert table.column("value_text").to_pylist() == ["1,200", "-3.5", "40", "60", " 37 ", None]
-    assert table.column("value").to_pylist() == [None, "-3.5", "40", "60", "37", None]
+    # "1,200" is twelve hundred with a thousands separator.
+    assert table.column("value").to_pylist() == ["1200", "-3.5", "40", "60", "37", None]
     assert table.column("period_start").to_pylist() == [None, "2022-01-01", "2023-01-01", "2023-01-01", "2023-01-01",
                                                         "2024-01-01"]
     first, last = table.to_pylist()[0], table.to_pylist()[-1]
@@ -195,3 +196,19 @@ def test_other_root_is_not_iati(tmp_path: Path) -> None:
         read_iati(write(tmp_path, '<?xml version="1.0"?>\n<iati-organisations version="2.03"/>\n'), "iati/org.xml")
     assert str(unreadable.value) == ("iati/org.xml: the root element is <iati-organisations>, not <iati-activities>; "
                                      "this is not an IATI activity file")
+
+
+@pytest.mark.parametrize("written, number", [
+    ("50,000", "50000"), ("1,234,567", "1234567"), ("1.234.567", "1234567"),   # thousands separators
+    ("12254,1", "12254.1"), ("0,5", "0.5"),                                     # decimal commas
+    ("1.234,5", "1234.5"), ("1,234.5", "1234.5"), ("1.234.567,25", "1234567.25"),
+    ("1.234", "1.234"), (" 42 ", "42"), ("-3.5", "-3.5"), (".5", ".5"),      # plain decimals as written
+    ("2015:<3%", None), ("null", None), ("12,5%", None), ("1,23,4", None), ("1,234.567,8", None), (None, None),
+])
+def test_a_publishers_way_of_writing_a_number_gives_its_plain_decimal(written, number):
+    assert decimal_value(written) == number
+
+
+def test_null_as_a_value_is_no_value(tmp_path: Path) -> None:
+    rows = read_iati(write(tmp_path, HAND_WRITTEN.replace('value=" 37 "', 'value="null"')), "iati/hand.xml").to_pylist()
+    assert [(row["value_text"], row["value"]) for row in rows if row["element"] == "actual"] == [(None, None), (None, None)]

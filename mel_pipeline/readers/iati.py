@@ -25,6 +25,12 @@ MEASURED_ELEMENTS = ("target", "actual")
 DEFAULT_MEASURE = "1"  # unit, per the IATI 2.03 schema
 DEFAULT_ASCENDING = "1"
 PLAIN_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+# How real publishers write numbers in @value, although the schema asks for a plain xsd:decimal: with
+# thousands separators (50,000 or 1.234.567), a decimal comma (12254,1), or both (1.234,5 and 1,234.5).
+THOUSANDS = re.compile(r"[+-]?\d{1,3}(?P<separator>[,.])\d{3}(?:(?P=separator)\d{3})*")
+DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+GROUPED_WITH_DECIMALS = re.compile(r"[+-]?\d{1,3}(?P<group>[,.])\d{3}(?:(?P=group)\d{3})*(?!(?P=group))[,.]\d+")
+NO_VALUE = {"null", "none", "n/a", "na", "-"}
 # Far beyond any IATI activity file (elements nest about 8 deep, narratives run to a few thousand
 # characters): past either limit a file is refused as it streams in, before it fills memory.
 MAX_DEPTH = 64
@@ -155,7 +161,6 @@ def _activity_rows(activity: Element, lines: dict[Element, int]) -> Iterator[Row
 def _measured_row(context: Row, measured: Element, lines: dict[Element, int],
                   period_start: str | None, period_end: str | None) -> Row:
     value_text = measured.get("value")
-    is_number = value_text is not None and PLAIN_DECIMAL.fullmatch(value_text.strip())
     dimensions = sorted((dimension.get("name", ""), dimension.get("value", ""))
                         for dimension in measured.findall("dimension"))
     return {
@@ -164,10 +169,36 @@ def _measured_row(context: Row, measured: Element, lines: dict[Element, int],
         "element": measured.tag,
         "period_start": period_start,
         "period_end": period_end,
-        "value_text": value_text,
-        "value": value_text.strip() if is_number else None,
+        "value_text": None if value_text is None or value_text.strip().lower() in NO_VALUE else value_text,
+        "value": decimal_value(value_text),
         "disaggregation": ";".join(f"{name}={value}" for name, value in dimensions) or "total",
     }
+
+
+def decimal_value(text: str | None) -> str | None:
+    """The plain decimal a publisher's @value means, or None when it is not a number.
+
+    A plain decimal is taken as it is. A comma, or a dot used more than once, followed by groups of
+    exactly three digits separates thousands ("50,000" is fifty thousand, as in English-locale
+    spreadsheets; "1.234.567"); a comma followed by other digits is a decimal comma
+    ("12254,1"); a grouped number ends in the other mark's decimals ("1.234,5", "1,234.5"). Anything
+    else with words or symbols in it ("2015:<3%") is no number: it stays in value_text only.
+    """
+    if text is None:
+        return None
+    text = text.strip()
+    if PLAIN_DECIMAL.fullmatch(text):
+        return text  # as the schema asks: "1.234" is one point two three four
+    if THOUSANDS.fullmatch(text):
+        return re.sub(r"[,.]", "", text)
+    if DECIMAL_COMMA.fullmatch(text):
+        return text.replace(",", ".")
+    grouped = GROUPED_WITH_DECIMALS.fullmatch(text)
+    if grouped:
+        group = grouped.group("group")
+        decimal = "." if group == "," else ","
+        return text.replace(group, "").replace(decimal, ".")
+    return None
 
 
 def _attribute(element: Element | None, name: str) -> str | None:
