@@ -407,7 +407,9 @@ def _iati(as_of: dt.date) -> pa.DataFrameSchema:
         column("period_start", "date", required=False),
         column("period_end", "date", required=False),
         column("value_text", "text", required=False),
-        column("value", "number", required=False),
+        column("value", "number", required=False,
+               description="The number @value means: thousands separators (50,000) and decimal commas (12254,1) "
+                           "read; empty when @value is no number (2015:<3%), which value_text keeps."),
         column("disaggregation", "text", description="Dimensions as 'name=value' joined by ';', or 'total'."),
     ], checks=[pa.Check.column_compare(left="period_start", operator="<=", right="period_end")])
 
