@@ -617,24 +617,37 @@ def theme_section(theme: str, data: dict[str, pd.DataFrame]) -> str:
     return "".join(parts)
 
 
+def latest_published(values: pd.DataFrame) -> pd.DataFrame:
+    """Each indicator's portfolio row of its own latest semester with a published figure (or a suppressed one):
+    one indicator's latest report is not another's."""
+    shown = values[values["value"].notna() | values["suppressed"].astype(bool)]
+    return shown.sort_values(["indicator_code", "period_start"]).groupby("indicator_code").tail(1)
+
+
 def overview(data: dict[str, pd.DataFrame]) -> str:
-    """Per theme: the latest semester's statuses, then signals, outcomes and stories over all periods."""
+    """Per theme: each indicator's status in its latest published semester, then signals, outcomes and stories
+    over all periods."""
+    latest = latest_published(data["values"])
     rows = []
     for theme in THEMES:
-        scorecard = data["scorecard"][data["scorecard"]["theme"] == theme]
-        latest = scorecard.iloc[-1] if len(scorecard) else None
+        current = latest[latest["theme"] == theme]
+        statuses = current["status"].fillna("not_judged").value_counts()
+        semesters = current.groupby("period_start").size().sort_index(ascending=False)
+        expected = current["periods_expected"].dropna()
         sentinel = data["sentinel"][data["sentinel"]["theme"] == theme]
         outcomes = data["outcomes"][data["outcomes"]["theme"] == theme]
         stories = data["stories"][data["stories"]["theme"] == theme]["stories"].sum()
         rows.append([f'<a href="#theme-{esc(theme)}">{esc(THEME_NAMES[theme])}</a>',
-                     esc(semester_label(latest["period_start"])) if latest is not None else "—",
-                     *(str(int(latest[status])) if latest is not None else "—" for status in STATUSES),
-                     reports_received(latest) if latest is not None else "—",
+                     esc(", ".join(f"{semester_label(start)} ({count})" for start, count in semesters.items())) or "—",
+                     *(str(int(statuses.get(status, 0))) for status in STATUSES),
+                     f"{int(current.loc[expected.index, 'periods_reported'].sum())} of {int(expected.sum())}"
+                     if len(expected) else "—",
                      str(int(sentinel["signal"].sum())), str(int(outcomes["substantiated"].sum())), str(int(stories))])
-    header = ["Theme", "Latest semester", *(status_badge(status) for status in STATUSES), "Reports received",
-              "Sentinel signals", "Substantiated outcomes", "MSC stories"]
-    return ('<section id="overview"><h2>At a glance</h2><p class="lede">Portfolio indicators by status in the latest '
-            'semester with data; signals, substantiated outcomes and stories over all periods.</p>'
+    header = ["Theme", "Latest semester (indicators)", *(status_badge(status) for status in STATUSES),
+              "Reports received", "Sentinel signals", "Substantiated outcomes", "MSC stories"]
+    return ('<section id="overview"><h2>At a glance</h2><p class="lede">Portfolio indicators by status, each in its '
+            'own latest semester with a published figure (which semester, and for how many indicators, is given); '
+            'signals, substantiated outcomes and stories over all periods.</p>'
             f'{table(header, rows, numeric=set(range(2, len(header))))}</section>')
 
 

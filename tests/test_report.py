@@ -3,11 +3,12 @@ fetched from the network, suppressed cells written as "suppressed", accents inta
 
 import re
 
+import pandas as pd
 import pytest
 
 from mel_pipeline.codes import THEMES
 from mel_pipeline.quality import FailedExpectation, QualityReport, SuiteResult
-from mel_pipeline.report import build_report
+from mel_pipeline.report import build_report, latest_published, overview
 from tests.test_quality import write_marts
 
 
@@ -112,3 +113,27 @@ def test_the_quality_section_gives_each_suite_its_verdict_and_data_docs_page(bui
     assert "indicator_values" in rows[0] and "passed" in rows[0]
     assert 'href="../quality/validations/load_audit/run/load_audit.html"' in rows[1]
     assert "failed 1" in rows[1] and "rows_read = rows_loaded + rows_rejected." in rows[1]
+
+
+def test_at_a_glance_takes_each_indicators_own_latest_published_semester_and_says_which():
+    h2_2024, h1_2025 = pd.Timestamp("2024-07-01"), pd.Timestamp("2025-01-01")
+
+    def value(code, start, figure, status, suppressed=False, reported=(1, 1)):
+        return {"indicator_code": code, "theme": "awareness", "period_start": start, "value": figure, "status": status,
+                "suppressed": suppressed, "periods_reported": reported[0], "periods_expected": reported[1]}
+
+    values = pd.DataFrame([
+        value("AWR-01", h2_2024, 80.0, "at_risk"), value("AWR-01", h1_2025, 95.0, "on_track", reported=(3, 4)),
+        # AWR-02's 2025 H1 came in without a figure: its latest published semester is 2024 H2.
+        value("AWR-02", h2_2024, 50.0, "off_track"), value("AWR-02", h1_2025, None, "not_reported", reported=(0, 4)),
+        value("AWR-03", h1_2025, None, "suppressed", suppressed=True, reported=(None, None)),
+    ])
+    assert latest_published(values)[["indicator_code", "period_start"]].values.tolist() == [
+        ["AWR-01", h1_2025], ["AWR-02", h2_2024], ["AWR-03", h1_2025]]
+    empty = pd.DataFrame({"theme": [], "signal": [], "substantiated": [], "stories": []})
+    page = overview({"values": values, "sentinel": empty, "outcomes": empty, "stories": empty})
+    awareness = re.search(r'<tr><td><a href="#theme-awareness">.*?</tr>', page).group(0)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", awareness)
+    # Latest semesters; on track, at risk, off track, incomplete, not reported, no target, not judged, suppressed;
+    # reports received (AWR-01's 3 of 4 and AWR-02's 2024 H2 1 of 1); signals, outcomes, stories.
+    assert cells[1:] == ["2025 H1 (2), 2024 H2 (1)", "1", "0", "1", "0", "0", "0", "0", "1", "4 of 5", "0", "0", "0"]
