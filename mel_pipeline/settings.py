@@ -58,6 +58,11 @@ class Settings:
         return self.warehouse_path.with_name("raw_file_hashes.json")
 
     @property
+    def sensor_files_path(self) -> Path:
+        """Which raw files, with their hashes, the sensor last saw (its cursor names them by digest)."""
+        return self.warehouse_path.with_name("raw_files_seen.json")
+
+    @property
     def uses_development_key(self) -> bool:
         """True when no real pseudonym key was configured."""
         return self.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY

@@ -13,11 +13,11 @@ from dagster._utils.schedules import schedule_execution_time_iterator
 from mel_pipeline.codes import THEMES
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.defs.automation import (
-    RUN_FAILURES_KEY, nightly_refresh, raw_files_sensor, record_run_failure,
+    RUN_FAILURES_KEY, files_digest, files_seen, nightly_refresh, raw_files_sensor, record_run_failure,
 )
 from mel_pipeline.defs.definitions import defs
 from mel_pipeline.indicator_registry import load_registry
-from mel_pipeline.settings import REPO_ROOT
+from mel_pipeline.settings import REPO_ROOT, Settings
 
 # The published tables (README, "Querying the marts"); one asset each.
 MART_TABLES = ["indicator_values", "theme_scorecard", "sentinel_signals", "outcome_harvest_summary", "msc_summary",
@@ -121,14 +121,29 @@ def evaluate(cursor: str | None) -> tuple[list[dg.RunRequest], str | None, str |
     return result.run_requests or [], result.cursor, result.skip_message
 
 
+def seen(cursor: str) -> dict[str, str]:
+    """The files, with their hashes, that a cursor names."""
+    return files_seen(Settings.from_env(), cursor)
+
+
 def test_the_first_look_at_the_raw_files_refreshes_everything(raw_dir):
     requests, cursor, _ = evaluate(None)
     assert len(requests) == 1
     assert requests[0].asset_selection is None  # the whole full_refresh: the warehouse may be empty
     assert requests[0].tags.items() >= {"mel/trigger": "raw_files", "mel/sources": "participants,projects"}.items()
     files = sorted(path.relative_to(raw_dir).as_posix() for path in raw_dir.glob("*/*"))
-    assert sorted(json.loads(cursor)) == files
-    assert all(len(digest) == 64 for digest in json.loads(cursor).values())
+    assert sorted(seen(cursor)) == files
+    assert all(len(digest) == 64 for digest in seen(cursor).values())
+    # The cursor the sensor page shows is a count and a digest, not every file's hash.
+    assert json.loads(cursor) == {"files": len(files), "digest": files_digest(seen(cursor))}
+
+
+def test_a_cursor_whose_file_list_is_lost_refreshes_everything(raw_dir):
+    _, cursor, _ = evaluate(None)
+    Settings.from_env().sensor_files_path.unlink()
+    requests, again, _ = evaluate(cursor)
+    assert len(requests) == 1 and requests[0].asset_selection is None
+    assert again == cursor
 
 
 def test_the_same_files_again_start_nothing(raw_dir):
@@ -145,6 +160,7 @@ def test_the_same_files_again_start_nothing(raw_dir):
 def test_a_changed_file_refreshes_its_source_and_everything_downstream(raw_dir):
     _, cursor, _ = evaluate(None)
     changed = sorted(raw_dir.glob("participants/*"))[0]
+    hash_before = seen(cursor)[changed.relative_to(raw_dir).as_posix()]
     changed.write_bytes(changed.read_bytes() + b"\n")
 
     requests, new_cursor, _ = evaluate(cursor)
@@ -154,9 +170,8 @@ def test_a_changed_file_refreshes_its_source_and_everything_downstream(raw_dir):
     assert "stg_participants" in selected and "stg_projects" not in selected
     assert "mart_indicator_values" in selected
     assert requests[0].tags["mel/sources"] == "participants"
-    assert json.loads(new_cursor)[changed.relative_to(raw_dir).as_posix()] != json.loads(cursor)[
-        changed.relative_to(raw_dir).as_posix()]
-
+    assert seen(new_cursor)[changed.relative_to(raw_dir).as_posix()] != hash_before
+    assert seen(cursor) == {}  # the list kept is the new cursor's
     assert evaluate(new_cursor)[0] == []
 
 
@@ -178,7 +193,7 @@ def test_a_removed_file_refreshes_its_source(raw_dir):
 
     requests, new_cursor, _ = evaluate(cursor)
     assert asset_names(requests[0].asset_selection) == downstream_of("participants")
-    assert removed.relative_to(raw_dir).as_posix() not in json.loads(new_cursor)
+    assert removed.relative_to(raw_dir).as_posix() not in seen(new_cursor)
 
 
 def test_hidden_files_and_excel_lock_files_start_nothing(raw_dir):

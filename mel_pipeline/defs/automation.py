@@ -84,17 +84,46 @@ def raw_file_hashes(settings: Settings) -> dict[str, str]:
     return found
 
 
+def files_digest(files: dict[str, str]) -> str:
+    """A short name for one set of files and their content hashes."""
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def remember_files(settings: Settings, files: dict[str, str]) -> str:
+    """Keep the files the sensor saw beside the warehouse; returns the compact cursor that names them.
+
+    The cursor shows on the sensor's page: a count and a digest read better there than every file's hash.
+    """
+    cursor = json.dumps({"files": len(files), "digest": files_digest(files)})
+    path = settings.sensor_files_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = path.with_name(path.name + ".tmp")
+    written.write_text(json.dumps({"cursor": cursor, "files": files}, sort_keys=True), encoding="utf-8")
+    written.replace(path)
+    return cursor
+
+
+def files_seen(settings: Settings, cursor: str | None) -> dict[str, str]:
+    """The files the cursor names; none when there is no cursor or the kept list is not the one it names
+    (lost, or from a tick whose cursor was never saved), so that the next run refreshes everything."""
+    path = settings.sensor_files_path
+    if not cursor or not path.exists():
+        return {}
+    kept = json.loads(path.read_text(encoding="utf-8"))
+    return kept["files"] if kept.get("cursor") == cursor else {}
+
+
 def raw_files_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
     """Refreshes what depends on new, changed or removed files in data/raw/.
 
-    Files are compared by content hash with the previous evaluation (the cursor), so saving the same
-    file twice starts one run. The run stages only the sources whose folders changed, then everything
+    Files are compared by content hash with the previous evaluation (kept beside the warehouse and named
+    by the cursor: a file count and a digest), so saving the same file twice starts one run. The run stages only the sources whose folders changed, then everything
     downstream of them: their indicators, checks and the marts. The first evaluation that finds files
     runs the whole `full_refresh` instead, since nothing yet says what the warehouse already holds
     (the indicators also need the catalogue, which no raw file feeds).
     """
     settings = Settings.from_env()
-    previous = json.loads(context.cursor) if context.cursor else {}
+    previous = files_seen(settings, context.cursor)
     current = raw_file_hashes(settings)
     changes = sorted((path, previous.get(path), current.get(path))
                      for path in previous.keys() | current.keys() if previous.get(path) != current.get(path))
@@ -112,7 +141,7 @@ def raw_files_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
                              if previous else None),
             tags={"mel/trigger": "raw_files", "mel/sources": ",".join(sources)},
         )],
-        cursor=json.dumps(current, sort_keys=True),
+        cursor=remember_files(settings, current),
     )
 
 
