@@ -15,6 +15,7 @@ from mel_pipeline.contract import SOURCES
 from mel_pipeline.defs.automation import (
     RUN_FAILURES_KEY, files_digest, files_seen, nightly_refresh, raw_files_sensor, record_run_failure,
 )
+from mel_pipeline.cli import main
 from mel_pipeline.defs.definitions import defs
 from mel_pipeline.indicator_registry import load_registry
 from mel_pipeline.settings import REPO_ROOT, Settings
@@ -257,3 +258,18 @@ def test_a_failed_run_is_recorded_on_run_failures_with_step_and_error(tmp_path, 
     assert result.run_id in metadata["recent_failures"]
     assert event.description.startswith(f"Run {result.run_id[:8]} of `full_refresh` failed at ")
     assert "in stg_projects: ValueError: MEL_DUCKDB_MEMORY_LIMIT" in event.description
+
+
+def test_mel_run_is_a_full_refresh_run_by_name(tmp_path, monkeypatch, capsys):
+    """`mel run` shows in the UI under the schedule's job name, not Dagster's implicit `__ASSET_JOB`."""
+    raw = tmp_path / "raw"
+    shutil.copytree(REPO_ROOT / "data" / "raw" / "projects", raw / "projects")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    for name, value in {"MEL_RAW_DIR": raw, "MEL_WAREHOUSE": tmp_path / "warehouse" / "mel.duckdb",
+                        "MEL_MARTS_DIR": tmp_path / "marts", "MEL_AS_OF": "2025-12-31", "DAGSTER_HOME": home}.items():
+        monkeypatch.setenv(name, str(value))
+    main(["run"])  # with one source the marts fail their quality suites: the run is recorded all the same
+    with dg.DagsterInstance.get() as instance:
+        runs = instance.get_runs()
+    assert [(run.job_name, run.tags["mel/trigger"]) for run in runs] == [("full_refresh", "cli")]
