@@ -366,7 +366,20 @@ def suppress(frame: pd.DataFrame, threshold: int, identical: list[tuple[int, int
     `frame` has the indicator_values key and figures with the catalogue's unit, accumulation and a
     `published` flag; `identical` lists pairs of rows that are the same cell in two tables.
     """
-    return pd.Series(protect(linked_system(frame, threshold, identical), threshold))
+    frame = frame.reset_index(drop=True)
+    # Relations never tie two indicators, but for `identical` pairs: an indicator without a small published
+    # cell has nothing to protect, and leaving it out spares building its relations (most of the time at 10M rows).
+    codes = set(frame.loc[primary(frame, threshold) & frame["published"], "indicator_code"])
+    for first, second in identical:
+        if {frame.at[first, "indicator_code"], frame.at[second, "indicator_code"]} & codes:
+            codes |= {frame.at[first, "indicator_code"], frame.at[second, "indicator_code"]}
+    involved = frame["indicator_code"].isin(codes).to_numpy()
+    position = np.cumsum(involved) - 1
+    pairs = [(position[first], position[second]) for first, second in identical if involved[first] and involved[second]]
+    hidden = ~frame["published"].to_numpy(dtype=bool)
+    if involved.any():
+        hidden[involved] = protect(linked_system(frame[involved], threshold, pairs), threshold)
+    return pd.Series(hidden)
 
 
 def linked_system(frame: pd.DataFrame, threshold: int, identical: list[tuple[int, int]] = ()) -> Cells:
