@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -71,15 +72,16 @@ class Cells:
         rows = np.asarray(rows, dtype=np.int64)
         return rows if kind == "count" else rows + self.size
 
-    def figures(self, variables: np.ndarray) -> np.ndarray:
-        """The true figures of variables."""
-        return np.concatenate([self.count, self.base])[variables]
+    @cached_property
+    def figures(self) -> np.ndarray:
+        """The true figure of every variable: the cells' counts, then their bases (built once, read per relation)."""
+        return np.concatenate([self.count, self.base])
 
     def relate(self, variables, coefficients, sense: str) -> None:
         """Add `sum(coefficient * variable) (= or <=) 0` where the true figures satisfy it."""
         variables = np.asarray(variables, dtype=np.int64)
         coefficients = np.asarray(coefficients, dtype=float)
-        figures = self.figures(variables)
+        figures = self.figures[variables]
         if variables.size < 2 or np.isnan(figures).any():
             return
         total = float(coefficients @ figures)
@@ -108,9 +110,8 @@ class Cells:
 def _unknowns(cells: Cells) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every cell's two unknowns as numbered variables: (cell of each, its true figure, must stay uncertain)."""
     rows = np.arange(cells.size)
-    figure = np.concatenate([cells.count, cells.base])
-    checked = np.concatenate([cells.checked_count, np.ones(rows.size, dtype=bool)]) & ~np.isnan(figure)
-    return np.concatenate([rows, rows]), figure, checked
+    checked = np.concatenate([cells.checked_count, np.ones(rows.size, dtype=bool)]) & ~np.isnan(cells.figures)
+    return np.concatenate([rows, rows]), cells.figures, checked
 
 
 def _hide_single_hidden(cells: Cells, hidden: np.ndarray) -> None:

@@ -205,6 +205,16 @@ THEME_SCORECARD_SQL = """
     ORDER BY theme, project_code = 'PORTFOLIO' DESC, project_code, period_type, period_start"""
 
 
+def same_survey_groups(system: pd.DataFrame) -> list[tuple[int, int]]:
+    """Positions of the rows that are one cell in two tables: the groups answering the item ENF-05 asks about
+    are ENF-05's groups of the same project and year."""
+    key = ["project_code", "period_type", "period_start", "disaggregation_value"]
+    rows = system.reset_index(drop=True).reset_index()
+    pairs = rows[rows["indicator_code"] == DIVERGENCE_CODE + "enforcement_improved"].merge(
+        rows[rows["indicator_code"] == SAME_ANSWERS_AS_ENFORCEMENT_ITEM], on=key)
+    return list(zip(pairs["index_x"], pairs["index_y"]))
+
+
 def published_tables(connection: duckdb.DuckDBPyConnection, threshold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """indicator_values within each sheet's publication levels, and the stakeholder groups of
     `stakeholder_divergence`, with disclosure control applied to both as one system of tables."""
@@ -218,12 +228,7 @@ def published_tables(connection: duckdb.DuckDBPyConnection, threshold: int) -> t
     groups = connection.execute(divergence_groups_sql()).df()
     people = values[values["counts_people"].fillna(False).astype(bool)]
     system = pd.concat([people, groups], ignore_index=True)
-    # The groups answering the item ENF-05 asks about are ENF-05's groups of the same year.
-    enforcement = system.reset_index().merge(
-        system.reset_index(), on=["project_code", "period_type", "period_start", "disaggregation_value"])
-    identical = enforcement[(enforcement["indicator_code_x"] == DIVERGENCE_CODE + "enforcement_improved")
-                            & (enforcement["indicator_code_y"] == SAME_ANSWERS_AS_ENFORCEMENT_ITEM)]
-    hidden = suppress(system, threshold, list(zip(identical["index_x"], identical["index_y"]))).to_numpy()
+    hidden = suppress(system, threshold, same_survey_groups(system)).to_numpy()
     values["suppressed"] = False
     values.loc[people.index, "suppressed"] = hidden[:len(people)]
     groups["suppressed"] = hidden[len(people):]

@@ -31,7 +31,7 @@ import dagster as dg
 
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.defs.staging import staging_key
-from mel_pipeline.readers.files import HashCache, discover
+from mel_pipeline.readers.files import HashCache, discover, write_whole
 from mel_pipeline.settings import Settings
 from mel_pipeline.summaries import markdown_table
 
@@ -95,11 +95,7 @@ def remember_files(settings: Settings, files: dict[str, str]) -> str:
     The cursor shows on the sensor's page: a count and a digest read better there than every file's hash.
     """
     cursor = json.dumps({"files": len(files), "digest": files_digest(files)})
-    path = settings.sensor_files_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = path.with_name(path.name + ".tmp")
-    written.write_text(json.dumps({"cursor": cursor, "files": files}, sort_keys=True), encoding="utf-8")
-    written.replace(path)
+    write_whole(settings.sensor_files_path, json.dumps({"cursor": cursor, "files": files}, sort_keys=True))
     return cursor
 
 
@@ -117,8 +113,9 @@ def raw_files_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
     """Refreshes what depends on new, changed or removed files in data/raw/.
 
     Files are compared by content hash with the previous evaluation (kept beside the warehouse and named
-    by the cursor: a file count and a digest), so saving the same file twice starts one run. The run stages only the sources whose folders changed, then everything
-    downstream of them: their indicators, checks and the marts. The first evaluation that finds files
+    by the cursor: a file count and a digest), so saving the same file twice starts one run. The run
+    stages only the sources whose folders changed, then everything downstream of them: their
+    indicators, checks and the marts. The first evaluation that finds files
     runs the whole `full_refresh` instead, since nothing yet says what the warehouse already holds
     (the indicators also need the catalogue, which no raw file feeds).
     """

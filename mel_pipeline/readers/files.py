@@ -73,10 +73,15 @@ class HashCache:
 
     def save(self) -> None:
         """Keep what this process saw (and what others saw), written whole so no reader meets half a file."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}-{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({**self.entries, **self.seen}), encoding="utf-8")
-        os.replace(temporary, self.path)
+        write_whole(self.path, json.dumps({**self.entries, **self.seen}))
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write a text file through a temporary file and a rename, so no reader ever meets half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}-{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def discover(folder: Path, raw_root: Path, formats: tuple[str, ...], hashes: HashCache | None = None) -> list[RawFile]:
