@@ -39,8 +39,11 @@ from mel_pipeline.warehouse import table_exists, table_fingerprint
 MAX_SHOWN_VALUE = 200
 # The as-of date the contract version is computed for (any fixed date would do).
 VERSION_AS_OF = dt.date(2000, 1, 1)
-# Changed CSV files up to this size are validated together, this many at a time.
-BATCH_FILE_BYTES = 1 << 20
+# Changed CSV files are validated together, up to this many bytes and files at a time. One query for
+# many small files spares each the fixed cost of planning and running the validation (a grantee sends
+# hundreds of them); and DuckDB runs a query over fewer than about 250,000 rows on one thread, since it
+# splits a table's scan by large chunks of rows, so large files are validated several at a time too.
+BATCH_BYTES = 64 << 20
 BATCH_FILES = 100
 MAX_MESSAGE = 1000
 
@@ -238,8 +241,7 @@ def load_files(connection: duckdb.DuckDBPyConnection, settings: Settings, source
                raws: list[RawFile]) -> list[FileResult]:
     """Validate readable files into the temporary table `checked`; stage accepted and rejected rows.
 
-    One file, or several small CSV files at once: one query for many small files spares each the
-    fixed cost of planning and running the validation (a grantee sends hundreds of them).
+    One file, or several CSV files at once (see BATCH_BYTES).
     """
     copies: list[Path] = []
     try:
@@ -356,9 +358,10 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
         else:
             changed.append(raw)
     recorded_version = f"{version}@{as_of}"  # what load_audit keeps: the contract and the as-of date
-    small = [raw for raw in changed if raw.format == "csv" and source.reader != "survey" and raw.size <= BATCH_FILE_BYTES]
-    for start in range(0, len(small), BATCH_FILES):
-        batch = small[start:start + BATCH_FILES]
+    batchable = [raw for raw in changed if raw.format == "csv" and source.reader != "survey"]
+    for batch in csv_batches(batchable):
+        if len(batch) == 1:
+            continue  # staged on its own below
         try:
             loaded = _stage_files(connection, source, batch, recorded_version,
                                   lambda: load_files(connection, settings, source, schema, batch))
@@ -371,6 +374,19 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     if source.linking and (removed or relink_needed(connection, source)):
         link_people(connection, source)
     return SourceResult(source.name, [results[raw.relative_path] for raw in files], removed)
+
+
+def csv_batches(raws: list[RawFile]) -> list[list[RawFile]]:
+    """The files in order, in batches of at most BATCH_FILES files and BATCH_BYTES (a larger file alone)."""
+    batches: list[list[RawFile]] = []
+    size = 0
+    for raw in raws:
+        if not batches or len(batches[-1]) == BATCH_FILES or size + raw.size > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(raw)
+        size += raw.size
+    return batches
 
 
 def _stage_one(connection: duckdb.DuckDBPyConnection, settings: Settings, source: Source, schema: pa.DataFrameSchema,

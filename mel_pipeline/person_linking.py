@@ -49,7 +49,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from mel_pipeline.contract import Source
-from mel_pipeline.validation import PSEUDONYM_HEX_DIGITS, linking_column
+from mel_pipeline.validation import linking_column, linking_id_pseudonym_sql, linking_id_sql
 from mel_pipeline.warehouse import quote_identifier as qi
 
 # Each statement is formatted with the staging table and the staged pseudonym columns.
@@ -73,15 +73,15 @@ FROM link_components c JOIN link_graph_nodes n ON n.id = c.id JOIN link_graph_no
 # Every email and phone, once: its cluster, the smallest and largest CURP seen with it, and whether it
 # is the key of a record without a CURP (its email, else its phone). Kept only if it is in the graph,
 # seen with two or more CURPs, or the key of such a record and seen with a CURP: every other email or
-# phone is a person of its own that no record has to move to. The CURPs are compared as the 128-bit
-# numbers their hex digits spell, which keeps their order: as strings, the smallest and largest of ten
-# million records took 16 s, as numbers 9 s.
+# phone is a person of its own that no record has to move to. The pseudonyms are the 128-bit numbers
+# their hex digits spell (`validation.LINKING_ID_TYPE`), which keeps their order: as strings, the
+# smallest and largest CURP of ten million records took 16 s, as numbers 9 s.
 NODES_SQL = """
 CREATE OR REPLACE TEMP TABLE link_nodes AS
 WITH pairs AS (
-    SELECT {first} AS node, {anchor_number} AS anchor, {anchor} IS NULL AS keys_a_record
+    SELECT {first} AS node, {anchor} AS anchor, {anchor} IS NULL AS keys_a_record
     FROM {table} WHERE {first} IS NOT NULL
-    UNION ALL SELECT {second}, {anchor_number}, {anchor} IS NULL AND {first} IS NULL
+    UNION ALL SELECT {second}, {anchor}, {anchor} IS NULL AND {first} IS NULL
     FROM {table} WHERE {second} IS NOT NULL
 ),
 nodes AS (SELECT node, min(anchor) AS smallest, max(anchor) AS largest, bool_or(keys_a_record) AS keys_a_record
@@ -95,18 +95,18 @@ PERSONS_SQL = """
 CREATE OR REPLACE TEMP TABLE link_persons AS
 WITH clusters AS (SELECT cluster, min(smallest) AS smallest, max(largest) AS largest FROM link_nodes GROUP BY cluster),
 persons AS (SELECT n.node, coalesce(k.smallest < k.largest, false) AS conflict,
-                   CASE WHEN k.smallest = k.largest THEN lpad(lower(hex(k.smallest)), {digits}, '0')
-                        ELSE n.cluster END AS person_id
+                   CASE WHEN k.smallest = k.largest THEN k.smallest ELSE n.cluster END AS person
             FROM link_nodes n JOIN clusters k USING (cluster))
-SELECT node, person_id, conflict FROM persons WHERE conflict OR person_id <> node"""
+SELECT node, person, conflict FROM persons WHERE conflict OR person <> node"""
 # Records with a CURP already carry its pseudonym, and name-only records their name's: only the others
 # move, to the key of their email (else their phone), which is that email or phone unless listed above.
+# Keys are compared as numbers; only the rows that move get their key written out in hex.
 MOVES_SQL = """
 CREATE OR REPLACE TEMP TABLE link_moves AS
 WITH contacts AS (SELECT rowid AS row_id, {person} AS person, coalesce({first}, {second}) AS node FROM {table}
                   WHERE {anchor} IS NULL AND coalesce({first}, {second}) IS NOT NULL)
-SELECT c.row_id, coalesce(p.person_id, c.node) AS person_id FROM contacts c LEFT JOIN link_persons p USING (node)
-WHERE c.person IS DISTINCT FROM coalesce(p.person_id, c.node) ORDER BY c.row_id"""
+SELECT c.row_id, {moved_key} AS person_id FROM contacts c LEFT JOIN link_persons p USING (node)
+WHERE {person_number} IS DISTINCT FROM coalesce(p.person, c.node) ORDER BY c.row_id"""
 # Joined on the row id, in row order, the update writes each row group once. Joined on the pseudonyms
 # (or on a subquery, which DuckDB turns into that join) it wrote rows in hash order: 96,000 rows of a
 # million took 15 to 60 s, against 0.4 s here.
@@ -158,7 +158,7 @@ def link_people(connection: duckdb.DuckDBPyConnection, source: Source) -> Linkin
     names = {"table": qi(f"stg_{source.name}"), "person": qi(source.pseudonym[0]),
              "anchor": qi(linking_column(linking.anchor)),
              "first": qi(linking_column(linking.shared[0])), "second": qi(linking_column(linking.shared[1]))}
-    names.update(anchor_number=f"('0x' || {names['anchor']})::UHUGEINT", digits=PSEUDONYM_HEX_DIGITS)
+    names.update(person_number=linking_id_sql("c.person"), moved_key=linking_id_pseudonym_sql("coalesce(p.person, c.node)"))
     connection.execute("BEGIN TRANSACTION")
     try:
         connection.execute(GRAPH_NODES_SQL.format(**names))

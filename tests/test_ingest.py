@@ -7,7 +7,8 @@ from openpyxl import Workbook
 
 from mel_pipeline.indicator_engine import write_catalog
 from mel_pipeline.indicator_registry import IndicatorSheet
-from mel_pipeline.ingest import ingest_source
+from mel_pipeline.ingest import BATCH_BYTES, BATCH_FILES, csv_batches, ingest_source
+from mel_pipeline.readers.files import RawFile
 from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import open_warehouse
 from tests.conftest import REFERENCE, settings_for
@@ -202,6 +203,20 @@ def test_small_files_validated_together_keep_their_own_rows_keys_and_verdicts(tm
         ("indicator_reports/b.csv", 2, "unique"), ("indicator_reports/b.csv", 3, "unique"),
         ("indicator_reports/d.csv", 5, "malformed_row")]
     assert staged == 7
+
+
+def test_files_are_batched_in_order_up_to_the_byte_and_file_limits():
+    """Sizes in order: a batch closes before the file that would take it over 64 MB or past 100 files."""
+    def files(*sizes):
+        return [RawFile(Path(f"{index}.csv"), f"s/{index}.csv", "csv", "", size) for index, size in enumerate(sizes)]
+
+    mb = 1 << 20
+    assert BATCH_BYTES == 64 * mb and BATCH_FILES == 100
+    batches = csv_batches(files(30 * mb, 30 * mb, 5 * mb, 100 * mb, 1 * mb, 64 * mb))
+    assert [[raw.relative_path for raw in batch] for batch in batches] == [
+        ["s/0.csv", "s/1.csv"], ["s/2.csv"], ["s/3.csv"], ["s/4.csv"], ["s/5.csv"]]
+    assert [len(batch) for batch in csv_batches(files(*[10] * 250))] == [100, 100, 50]
+    assert csv_batches([]) == []
 
 
 def test_unchanged_files_are_skipped_changed_ones_reloaded_removed_ones_forgotten(tmp_path):

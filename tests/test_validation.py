@@ -13,7 +13,9 @@ import pytest
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.readers.files import RawFile, sha256_of
 from mel_pipeline.readers.tabular import csv_relation, csv_scan_sql, map_header, sniff_csv
-from mel_pipeline.validation import compile_validation, labelled, pseudonym, validate_into
+from mel_pipeline.validation import (
+    compile_validation, labelled, linking_column, linking_id_pseudonym_sql, pseudonym, validate_into,
+)
 
 AS_OF = dt.date(2025, 12, 31)
 KEY = "test-key"
@@ -32,7 +34,10 @@ def validate_csv(tmp_path: Path, source_name: str, text: str):
     query = compile_validation(source, schema, labelled(relation, raw.relative_path), KEY, set())
     connection = duckdb.connect()
     validate_into(connection, query, "checked")
-    frame = connection.execute("SELECT * FROM checked ORDER BY _row_number").df()
+    # Linking pseudonyms are 128-bit numbers, which pandas cannot hold: read as the hex they spell.
+    linked = [linking_column(name) for name in source.linking.identifiers] if source.linking else []
+    replaced = f" REPLACE ({', '.join(f'{linking_id_pseudonym_sql(name)} AS {name}' for name in linked)})" if linked else ""
+    frame = connection.execute(f"SELECT *{replaced} FROM checked ORDER BY _row_number").df()
     connection.close()
     return frame
 

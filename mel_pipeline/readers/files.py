@@ -194,6 +194,27 @@ def _editor_lines(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
+BLANK_LINES = ("\n\n", "\n\r\n", "\r\r")
+
+
+def _first_blank_line(tail: str, text: str) -> int | None:
+    """Where the first empty line begins in `tail + text` (`tail`: the previous block's last two characters),
+    counted from the start of `text` (negative inside `tail`); None if there is none. The boundary is
+    searched apart, so that no block is copied."""
+    boundary = tail + text[:2]
+    found = [boundary.find(pattern) - len(tail) for pattern in BLANK_LINES if boundary.find(pattern) >= 0]
+    found += [index for index in (text.find(pattern) for pattern in BLANK_LINES) if index >= 0]
+    return min(found) if found else None
+
+
+def _line_of_byte(raw: RawFile, encoding: str, position: int) -> int:
+    """The line (as an editor counts, from 1) that the byte at `position` is on: read again, since only
+    a file that fails to decode needs it."""
+    with raw.path.open("rb") as handle:
+        before = handle.read(position)
+    return 1 + _editor_lines(before.decode(encoding, errors="replace"))
+
+
 def _scan_text(raw: RawFile, encoding: str) -> bool:
     """Stream the file through a strict decoder; whether an empty line comes before its last content.
 
@@ -203,8 +224,7 @@ def _scan_text(raw: RawFile, encoding: str) -> bool:
     import codecs
 
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset, line = 0, 1
-    text_offset, first_blank, last_content, tail = 0, None, -1, ""
+    offset, text_offset, first_blank, last_content, tail = 0, 0, None, -1, ""
     with raw.path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             if encoding != "utf-16" and b"\x00" in block:
@@ -214,20 +234,16 @@ def _scan_text(raw: RawFile, encoding: str) -> bool:
             try:
                 text = decoder.decode(block)
             except UnicodeDecodeError as error:
-                before = block[:error.start].decode(encoding, errors="replace")
-                raise _DecodeError(block[error.start:error.start + 1], line + _editor_lines(tail[-1:] + before),
-                                   offset + error.start) from None
+                position = offset + error.start
+                raise _DecodeError(block[error.start:error.start + 1], _line_of_byte(raw, encoding, position),
+                                   position) from None
             if first_blank is None:
-                window = tail + text
-                found = [index for index in (window.find("\n\n"), window.find("\n\r\n"), window.find("\r\r"))
-                         if index >= 0]
-                if found:
-                    first_blank = text_offset - len(tail) + min(found)
+                blank = _first_blank_line(tail, text)
+                first_blank = None if blank is None else text_offset + blank
             content = len(text.rstrip("\r\n"))
             if content:
                 last_content = text_offset + content - 1
-            line += _editor_lines(tail[-1:] + text) - _editor_lines(tail[-1:])
-            tail = (tail + text)[-2:]
+            tail = text[-2:] if len(text) >= 2 else (tail + text)[-2:]
             text_offset += len(text)
             offset += len(block)
         try:
