@@ -5,17 +5,18 @@ Three steps, in this order:
 1. **Publication levels.** Each reference sheet states what it publishes at which level
    (`publication`: breakdowns for each project or for the portfolio alone, at which period types).
    Rows outside every level never reach the marts.
-2. **Primary suppression.** For indicators that count people: a count of 1 to threshold-1, and any
-   rate or mean whose denominator is below the threshold (default 11, `MEL_SUPPRESSION_THRESHOLD`).
+2. **Primary suppression.** For indicators that count people: a count of 1 to threshold-1, any rate
+   or mean whose denominator is below the threshold (default 11, `MEL_SUPPRESSION_THRESHOLD`), and a
+   percentage whose numerator, or the rest of whose denominator, is 1 to threshold-1 people.
 3. **Complementary suppression that survives linked tables.** The published figures are linked by
    sums an attacker knows: categories add up to their total, projects to the portfolio, semesters to
    their year and years to the life of the project (copies, for cumulative figures, whose year is its
    latest semester), a rate's numerator never exceeds its denominator, and de-duplicated counts are
    bounded by their parts. Each such relation is used only where the true figures satisfy it, so the
    model is never weaker than an attacker's. Withheld rows are unknowns of the same system. A hidden
-   count or denominator is safe when, solving every relation together as a linear program (the
-   attack of `docs/security.md`), it can still take values over an interval at least `threshold`
-   wide. Cells are hidden until every hidden one is safe: first wherever a relation holds exactly one
+   count or denominator (and a hidden percentage's denominator less its numerator) is safe when,
+   solving every relation together as a linear program (the attack of `docs/security.md`), it can
+   still take values over an interval at least `threshold` wide. Cells are hidden until every hidden one is safe: first wherever a relation holds exactly one
    hidden cell, then, where the linear program still narrows a cell, the cheapest visible cell that
    shares a relation with it (a category before a total, a project before the portfolio, a semester
    before a year, then the smallest figure, then the earliest row).
@@ -61,6 +62,7 @@ class Cells:
     primary: np.ndarray
     published: np.ndarray
     cost: np.ndarray
+    percent: np.ndarray  # percentages of people: those left out of the numerator are people too
     relations: list[tuple[np.ndarray, np.ndarray, str]] = field(default_factory=list)
 
     @property
@@ -156,11 +158,23 @@ class Audit:
         links = self.matrix.T @ self.matrix
         _, self.component = connected_components(links, directed=False)
 
-    def narrow(self, hidden: np.ndarray, threshold: int, variables: np.ndarray) -> dict[int, set[int]]:
-        """Which of `variables` (hidden unknowns) an attacker narrows to an interval below `threshold`, each
-        with the visible cells of the relations that pin it (those with a non-zero dual value)."""
+    def rest(self, cell: int) -> int:
+        """The check of a percentage's denominator less its numerator (those left out of it)."""
+        return cell + 2 * self.cells.size
+
+    def _terms(self, check: int) -> dict[int, float]:
+        """The unknowns a check adds up: one unknown, or a denominator less its numerator (see `rest`)."""
+        if check < 2 * self.cells.size:
+            return {check: 1.0}
+        cell = check - 2 * self.cells.size
+        return {cell + self.cells.size: 1.0, cell: -1.0}
+
+    def narrow(self, hidden: np.ndarray, threshold: int, checks: np.ndarray) -> dict[int, set[int]]:
+        """Which of `checks` (hidden unknowns, or a hidden percentage's rest) an attacker narrows to an interval
+        below `threshold`, each with the visible cells of the relations that pin it (those with a non-zero dual)."""
         narrowed = {}
-        for component in np.unique(self.component[variables]):
+        first_unknown = np.array([next(iter(self._terms(int(check)))) for check in checks], dtype=np.int64)
+        for component in np.unique(self.component[first_unknown]):
             members = np.flatnonzero(self.component == component)
             present = members[~np.isnan(self.figure[members])]
             secret = hidden[self.cell_of[present]]
@@ -174,17 +188,22 @@ class Audit:
                       "b_ub": b[~equality] if (~equality).any() else None,
                       "A_eq": a[equality] if equality.any() else None,
                       "b_eq": b[equality] if equality.any() else None}
-            for variable in variables[self.component[variables] == component]:
+            for check in checks[self.component[first_unknown] == component]:
                 objective = np.zeros(unknown.size)
-                objective[np.searchsorted(unknown, variable)] = 1.0
+                for variable, coefficient in self._terms(int(check)).items():
+                    objective[np.searchsorted(unknown, variable)] = coefficient
                 low, low_binding = _optimum(objective, system)
                 high, high_binding = _optimum(-objective, system)
                 if -high - low < threshold - 1e-6:
                     pinning = np.concatenate([rows[equality][low_binding[0]], rows[~equality][low_binding[1]],
                                               rows[equality][high_binding[0]], rows[~equality][high_binding[1]]])
                     visible = self.matrix[pinning][:, known].nonzero()[1]
-                    narrowed[int(variable)] = set(self.cell_of[known[visible]].tolist())
+                    narrowed[int(check)] = set(self.cell_of[known[visible]].tolist())
         return narrowed
+
+    def cell_of_check(self, check: int) -> int:
+        """The cell a check is about."""
+        return int(self.cell_of[next(iter(self._terms(check)))])
 
 
 def _optimum(objective: np.ndarray, system: dict) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
@@ -211,6 +230,8 @@ def protect(cells: Cells, threshold: int) -> np.ndarray:
     # The small cells are what must stay uncertain; the others hidden with them are figures that could
     # have been published, hidden only to keep the small ones from being solved for.
     to_check = np.flatnonzero(audit.checked & cells.primary[audit.cell_of] & cells.published[audit.cell_of])
+    with_rest = cells.percent & cells.primary & cells.published & ~np.isnan(cells.count) & ~np.isnan(cells.base)
+    to_check = np.concatenate([to_check, audit.rest(np.flatnonzero(with_rest))])
     while True:
         _hide_single_hidden(cells, hidden)
         narrowed = audit.narrow(hidden, threshold, to_check)
@@ -220,7 +241,7 @@ def protect(cells: Cells, threshold: int) -> np.ndarray:
         to_check = np.array(sorted(narrowed), dtype=np.int64)
         progress = False
         hidden_now: set[int] = set()
-        for variable, pinning in narrowed.items():
+        for check, pinning in narrowed.items():
             if pinning & hidden_now:
                 continue  # what was just hidden may free it: the next audit tells
             candidates = [row for row in pinning if not hidden[row]]
@@ -228,7 +249,7 @@ def protect(cells: Cells, threshold: int) -> np.ndarray:
                 chosen = min(candidates, key=lambda row: (cells.cost[row], row))
             else:
                 # Hidden since the audit, through another narrowed cell; or pinned through hidden cells.
-                chosen = _nearest_visible(audit.cell_of[variable], neighbours, hidden, cells.cost)
+                chosen = _nearest_visible(audit.cell_of_check(check), neighbours, hidden, cells.cost)
             if chosen is not None:
                 hidden[chosen] = True
                 hidden_now.add(chosen)
@@ -280,10 +301,17 @@ def published(frame: pd.DataFrame) -> pd.Series:
 
 
 def primary(frame: pd.DataFrame, threshold: int) -> pd.Series:
-    """Cells hidden for their own sake: counts of 1 to threshold-1 people, rates and means on fewer."""
-    small_count = (frame["unit"] == "count") & frame["value"].between(1, threshold - 1)
+    """Cells hidden for their own sake: counts of 1 to threshold-1 people, rates and means on fewer, and
+    percentages of people that count 1 to threshold-1 of them in their numerator or leave that many out
+    of it (2 of 40 passed, or 38 of 40: a published rate's numerator and denominator give both away)."""
+    def small(figure: pd.Series) -> pd.Series:
+        return figure.between(1, threshold - 1)
+
+    small_count = (frame["unit"] == "count") & small(frame["value"])
     small_base = (frame["unit"] != "count") & frame["denominator"].notna() & (frame["denominator"] < threshold)
-    return small_count | small_base
+    small_part = (frame["unit"] == "percent") & (small(frame["numerator"])
+                                                 | small(frame["denominator"] - frame["numerator"]))
+    return small_count | small_base | small_part
 
 
 def _cells(frame: pd.DataFrame, threshold: int) -> Cells:
@@ -298,7 +326,7 @@ def _cells(frame: pd.DataFrame, threshold: int) -> Cells:
             + frame["period_type"].map(PERIOD_RANK).fillna(0).to_numpy() * 4e11 + size)
     return Cells(count=count, base=base, checked_count=is_count | (frame["unit"] == "percent").to_numpy(),
                  primary=primary(frame, threshold).to_numpy(), published=frame["published"].to_numpy(dtype=bool),
-                 cost=cost)
+                 cost=cost, percent=(frame["unit"] == "percent").to_numpy())
 
 
 def _link(cells: Cells, whole: int, parts: list[int]) -> None:

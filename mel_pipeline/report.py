@@ -716,8 +716,8 @@ def render_page(data: dict[str, pd.DataFrame], built_at: dt.datetime, links: dic
 {quality}
 {rejections_section(data["audit"], data["rejections"])}
 </main>
-<footer>Counts of 1 to 10 people and rates on fewer than 11 people are published as "suppressed", as are cells
-that would let them be recovered from totals. Colours follow the Okabe-Ito palette, readable with colour
+<footer>Counts of 1 to 10 people, rates on fewer than 11 people and percentages that count or leave out 1 to 10
+people are published as "suppressed", as are cells that would let them be recovered from totals. Colours follow the Okabe-Ito palette, readable with colour
 blindness; every chart's numbers are in the table under it.</footer>
 </body>
 </html>

@@ -32,10 +32,17 @@ def test_counts_of_one_to_ten_people_are_hidden_and_zero_or_eleven_shown():
     assert hidden(frame) == {("B", "semester", H1[0], "total"), ("D", "semester", H1[0], "total")}
 
 
-def test_rates_with_a_denominator_under_the_threshold_are_hidden():
+def test_rates_on_fewer_than_eleven_or_counting_one_to_ten_either_way_are_hidden():
+    """A 5 of 10 (too few), B 3 of 15 (3 passed), C 14 of 15 (1 failed); D 20 of 40, E 0 of 15 and
+    F 15 of 15 give no group of 1 to 10 away."""
     frame = [cell("A", H1, "total", "total", 50.0, 5, 10, unit="percent"),
-             cell("B", H1, "total", "total", 20.0, 3, 15, unit="percent")]
-    assert hidden(frame) == {("A", "semester", H1[0], "total")}
+             cell("B", H1, "total", "total", 20.0, 3, 15, unit="percent"),
+             cell("C", H1, "total", "total", 93.3, 14, 15, unit="percent"),
+             cell("D", H1, "total", "total", 50.0, 20, 40, unit="percent"),
+             cell("E", H1, "total", "total", 0.0, 0, 15, unit="percent"),
+             cell("F", H1, "total", "total", 100.0, 15, 15, unit="percent")]
+    assert hidden(frame) == {("A", "semester", H1[0], "total"), ("B", "semester", H1[0], "total"),
+                             ("C", "semester", H1[0], "total")}
 
 
 def test_the_threshold_is_configurable():
