@@ -16,10 +16,11 @@ Three steps, in this order:
    model is never weaker than an attacker's. Withheld rows are unknowns of the same system. A hidden
    count or denominator (and a hidden percentage's denominator less its numerator) is safe when,
    solving every relation together as a linear program (the attack of `docs/security.md`), it can
-   still take values over an interval at least `threshold` wide. Cells are hidden until every hidden one is safe: first wherever a relation holds exactly one
-   hidden cell, then, where the linear program still narrows a cell, the cheapest visible cell that
-   shares a relation with it (a category before a total, a project before the portfolio, a semester
-   before a year, then the smallest figure, then the earliest row).
+   still take values over an interval at least `threshold` wide. Cells are hidden until every hidden
+   one is safe: first wherever a relation holds exactly one hidden cell, then, where the linear
+   program still narrows a cell, the cheapest visible cell that shares a relation with it (a category
+   before a total, a project before the portfolio, a semester before a year, then the smallest
+   figure, then the earliest row).
 
 The same routine (`protect`) serves every mart that publishes counts of people: `indicator_values`
 and `stakeholder_divergence`, in one system, since both publish the same survey groups.

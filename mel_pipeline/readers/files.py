@@ -208,11 +208,20 @@ def _first_blank_line(tail: str, text: str) -> int | None:
 
 
 def _line_of_byte(raw: RawFile, encoding: str, position: int) -> int:
-    """The line (as an editor counts, from 1) that the byte at `position` is on: read again, since only
-    a file that fails to decode needs it."""
+    """The line (as an editor counts, from 1) that the byte at `position` is on: the file is read again up
+    to it, since only a file that fails to decode needs it."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    line, last, remaining = 1, "", position
     with raw.path.open("rb") as handle:
-        before = handle.read(position)
-    return 1 + _editor_lines(before.decode(encoding, errors="replace"))
+        while remaining > 0 and (block := handle.read(min(remaining, 1 << 20))):
+            remaining -= len(block)
+            text = decoder.decode(block)
+            # The previous block's last character joins a CR at its end to an LF at this one's start.
+            line += _editor_lines(last + text) - _editor_lines(last)
+            last = text[-1:] or last
+    return line
 
 
 def _scan_text(raw: RawFile, encoding: str) -> bool:
