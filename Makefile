@@ -38,7 +38,7 @@ $(OLDER_READER)/.installed:
 	touch $@
 
 ui: setup
-	$(BIN)/mel ui
+	$(BIN)/mel ui $(if $(PORT),--port $(PORT))
 
 bench: setup
 	$(BIN)/python benchmarks/run.py

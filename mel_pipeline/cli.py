@@ -96,7 +96,7 @@ def ui(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     dagster = Path(sys.executable).with_name("dagster")
     os.execv(str(dagster), [str(dagster), "dev", "-w", str(REPO_ROOT / "workspace.yaml"),
-                            "--host", args.host, "--port", str(args.port)])
+                            "--host", args.host, "--port", str(args.port or Settings.from_env().ui_port)])
     return 0
 
 
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     documenter.set_defaults(func=docs)
     server = commands.add_parser("ui", help="start the Dagster UI and daemon")
     server.add_argument("--host", default="127.0.0.1")
-    server.add_argument("--port", type=int, default=3000)
+    server.add_argument("--port", type=int, help="default: MEL_UI_PORT, else 3000")
     server.set_defaults(func=ui)
     args = parser.parse_args(argv)
     return args.func(args)

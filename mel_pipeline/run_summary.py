@@ -26,5 +26,5 @@ def print_run_summary(settings: Settings, result) -> None:
         error = event.step_failure_data.error
         print(f"\nFAILED {event.step_key}: {error.message.strip() if error else 'unknown error'}")
     print(f"\nwarehouse: {settings.warehouse_path}")
-    print("details: `make ui`, then open http://127.0.0.1:3000 ; rejected rows: table rejected_rows")
+    print(f"details: `make ui`, then open http://127.0.0.1:{settings.ui_port} ; rejected rows: table rejected_rows")
     print("run " + ("succeeded" if result.success else "FAILED"))

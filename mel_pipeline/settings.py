@@ -32,6 +32,7 @@ class Settings:
     duckdb_memory_limit: str
     duckdb_threads: int
     as_of: dt.date
+    ui_port: int  # where `mel ui` serves the Dagster UI, and the address a run's summary points to
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -49,6 +50,7 @@ class Settings:
             duckdb_memory_limit=env.get("MEL_DUCKDB_MEMORY_LIMIT", "1GB"),
             duckdb_threads=int(env.get("MEL_DUCKDB_THREADS", str(os.cpu_count() or 2))),
             as_of=dt.date.fromisoformat(as_of_text) if as_of_text else dt.date.today(),
+            ui_port=int(env.get("MEL_UI_PORT", "3000")),
         )
         return replace(settings, **overrides) if overrides else settings
 

@@ -273,3 +273,18 @@ def test_mel_run_is_a_full_refresh_run_by_name(tmp_path, monkeypatch, capsys):
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs()
     assert [(run.job_name, run.tags["mel/trigger"]) for run in runs] == [("full_refresh", "cli")]
+
+
+def test_the_ui_port_is_chosen_by_flag_else_mel_ui_port_else_3000(monkeypatch, tmp_path):
+    """`mel ui` hands dagster dev the port of --port, else of MEL_UI_PORT, else 3000 (execv is caught, not run)."""
+    started = []
+    monkeypatch.setattr("os.execv", lambda program, arguments: started.append(arguments))
+    monkeypatch.setattr("signal.signal", lambda *handler: None)  # the test's own Ctrl-C handling stays
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.delenv("MEL_UI_PORT", raising=False)
+    main(["ui"])
+    monkeypatch.setenv("MEL_UI_PORT", "3100")
+    main(["ui"])
+    main(["ui", "--port", "3200"])
+    assert [arguments[arguments.index("--port") + 1] for arguments in started] == ["3000", "3100", "3200"]
+    assert Settings.from_env().ui_port == 3100
