@@ -318,6 +318,7 @@ def primary(frame: pd.DataFrame, threshold: int) -> pd.Series:
 def _cells(frame: pd.DataFrame, threshold: int) -> Cells:
     """The unknowns, flags and hiding costs of people-counting rows (relations are added by `_relate`)."""
     is_count = (frame["unit"] == "count").to_numpy()
+    is_percent = (frame["unit"] == "percent").to_numpy()
     numerator = frame["numerator"].to_numpy(dtype=float)
     count = np.where(np.isnan(numerator) & is_count, frame["value"].to_numpy(dtype=float), numerator)
     base = frame["denominator"].to_numpy(dtype=float)
@@ -325,9 +326,9 @@ def _cells(frame: pd.DataFrame, threshold: int) -> Cells:
     cost = ((frame["disaggregation"] == "total").to_numpy() * 4e12
             + (frame["project_code"] == PORTFOLIO).to_numpy() * 2e12
             + frame["period_type"].map(PERIOD_RANK).fillna(0).to_numpy() * 4e11 + size)
-    return Cells(count=count, base=base, checked_count=is_count | (frame["unit"] == "percent").to_numpy(),
+    return Cells(count=count, base=base, checked_count=is_count | is_percent,
                  primary=primary(frame, threshold).to_numpy(), published=frame["published"].to_numpy(dtype=bool),
-                 cost=cost, percent=(frame["unit"] == "percent").to_numpy())
+                 cost=cost, percent=is_percent)
 
 
 def _link(cells: Cells, whole: int, parts: list[int]) -> None:

@@ -6,6 +6,7 @@ what is wrong. Nothing in this module parses rows.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -202,7 +203,7 @@ def _first_blank_line(tail: str, text: str) -> int | None:
     counted from the start of `text` (negative inside `tail`); None if there is none. The boundary is
     searched apart, so that no block is copied."""
     boundary = tail + text[:2]
-    found = [boundary.find(pattern) - len(tail) for pattern in BLANK_LINES if boundary.find(pattern) >= 0]
+    found = [index - len(tail) for index in (boundary.find(pattern) for pattern in BLANK_LINES) if index >= 0]
     found += [index for index in (text.find(pattern) for pattern in BLANK_LINES) if index >= 0]
     return min(found) if found else None
 
@@ -210,8 +211,6 @@ def _first_blank_line(tail: str, text: str) -> int | None:
 def _line_of_byte(raw: RawFile, encoding: str, position: int) -> int:
     """The line (as an editor counts, from 1) that the byte at `position` is on: the file is read again up
     to it, since only a file that fails to decode needs it."""
-    import codecs
-
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     line, last, remaining = 1, "", position
     with raw.path.open("rb") as handle:
@@ -230,8 +229,6 @@ def _scan_text(raw: RawFile, encoding: str) -> bool:
     Raises UnreadableFile on a NUL byte in an 8-bit encoding, or `_DecodeError` on the first byte the
     encoding cannot decode. Lines are counted in the decoded text, so UTF-16 is counted right too.
     """
-    import codecs
-
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     offset, text_offset, first_blank, last_content, tail = 0, 0, None, -1, ""
     with raw.path.open("rb") as handle:
