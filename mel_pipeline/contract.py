@@ -70,6 +70,12 @@ def any_present(frame: pd.DataFrame, *, columns: list[str]) -> pd.Series:
     return frame[columns].notna().any(axis=1)
 
 
+@register_check_method(supported_types=pd.Series)
+def whole_number(series: pd.Series) -> pd.Series:
+    """Column rule: a count takes no fraction; a missing value passes."""
+    return (series.isna() | (series == series.round())).astype(bool)
+
+
 def column(
     name: str,
     kind: str,
@@ -83,13 +89,17 @@ def column(
     default: str | None = None,
     case: str | None = None,
     counts_selections: bool = False,
+    number_format: str | None = None,
 ) -> pa.Column:
     """A pandera column carrying the reader metadata this project needs.
 
     `required` means a value is needed in every row; `optional_column` means the column may be
     absent from the file (it is then read as empty, or as `default`). `case` ('upper' or 'lower')
     folds free codes; `counts_selections` lets an integer column take a survey's space-separated
-    select-multiple answer and count the options chosen.
+    select-multiple answer and count the options chosen. `number_format='decimal_point'` says the
+    column's numbers are written with a decimal point and comma thousands separators (xsd:decimal, Mexican
+    public statistics), so "1,430" is read as 1430; without it such a number is ambiguous (see
+    `validation.AMBIGUOUS_NUMBER`).
     """
     assert kind in KINDS, kind
     all_checks = list(checks)
@@ -109,6 +119,7 @@ def column(
             "default": default,
             "case": case,
             "counts_selections": counts_selections,
+            "number_format": number_format,
         },
     )
 
@@ -246,9 +257,9 @@ def _indicator_reports(as_of: dt.date) -> pa.DataFrameSchema:
         *period_columns(as_of),
         *disaggregation_columns(),
         column("numerator", "number", required=False, optional_column=True, aliases=("numerador",),
-               checks=(pa.Check.ge(0),)),
+               checks=(pa.Check.ge(0), pa.Check.whole_number())),
         column("denominator", "number", required=False, optional_column=True, aliases=("denominador",),
-               checks=(pa.Check.ge(0),)),
+               checks=(pa.Check.ge(0), pa.Check.whole_number())),
         column("value", "number", required=False, optional_column=True, aliases=("valor", "total", "resultado"),
                checks=(pa.Check.ge(0),)),
         column("submitted_on", "date", required=False, optional_column=True,
@@ -258,6 +269,7 @@ def _indicator_reports(as_of: dt.date) -> pa.DataFrameSchema:
     ], checks=[
         pa.Check.column_compare(left="period_start", operator="<", right="period_end"),
         pa.Check.column_compare(left="numerator", operator="<=", right="denominator"),
+        pa.Check.column_compare(left="submitted_on", operator=">=", right="period_end"),
         pa.Check.any_present(columns=["value", "numerator"]),
     ])
 
@@ -381,7 +393,8 @@ def _sentinel(as_of: dt.date) -> pa.DataFrameSchema:
         column("observed_on", "date", aliases=("date", "fecha", "fecha_observacion"),
                checks=(pa.Check.ge(pd.Timestamp("2000-01-01")), pa.Check.le(pd.Timestamp(as_of)))),
         column("geography", "code", aliases=("geografia", "estado"), vocabulary=codes.STATE_OR_TOTAL),
-        column("value", "number", aliases=("valor",)),
+        column("value", "number", aliases=("valor",), number_format="decimal_point",
+               description="The observation, written as Mexico's public statistics write it: 1,430.5."),
         column("unit", "text", required=False, optional_column=True, aliases=("unidad",)),
         column("label", "text", required=False, optional_column=True, aliases=("etiqueta", "caso")),
         column("source", "text", aliases=("fuente", "source_url")),
@@ -407,7 +420,7 @@ def _iati(as_of: dt.date) -> pa.DataFrameSchema:
         column("period_start", "date", required=False),
         column("period_end", "date", required=False),
         column("value_text", "text", required=False),
-        column("value", "number", required=False,
+        column("value", "number", required=False, number_format="decimal_point",
                description="The number @value means: thousands separators (50,000) and decimal commas (12254,1) "
                            "read; empty when @value is no number (2015:<3%), which value_text keeps."),
         column("disaggregation", "text", description="Dimensions as 'name=value' joined by ';', or 'total'."),

@@ -32,8 +32,13 @@ every problem to `rejected_rows` with the file, the row, the column, the check a
   below). Unknown columns are ignored and noted in `load_audit.notes`. A column marked *optional column* may be
   left out of the file altogether.
 - **Empty cells**: blank, {", ".join(f"`{m}`" for m in MISSING_MARKERS if m)} count as empty.
-- **Numbers**: `1234.5` or `1,234.5` (comma thousands separators); no currency or percent signs.
-  **Dates**: `YYYY-MM-DD` or `DD/MM/YYYY`. **Yes/no**: yes/no, sí/no, true/false, 1/0.
+- **Numbers**: `1234.5`, with thousands grouped by commas (`1,234.5`) or by dots with a decimal comma
+  (`1.234,5`, `12,5`); no currency or percent signs. A number with one separator followed by exactly three
+  digits (`1.927`, `50,000`) could be read either way: it is read only where one reading is impossible (a
+  count takes no fraction, so `1.927` people are 1927; a percentage is at most 100, so `50,000` % is 50), or
+  where the column says how its numbers are written; otherwise it is rejected as `ambiguous_number`, naming
+  both readings. **Dates**: `YYYY-MM-DD` or `DD/MM/YYYY` (day first, as Mexican files write dates; a date
+  that contradicts its period names the order it was read in). **Yes/no**: yes/no, sí/no, true/false, 1/0.
 - **Codes** are matched ignoring case and accents, in English or Spanish (e.g. `Mujer` = `female`,
   `CDMX` = `Ciudad de México`, INEGI state codes `01`-`32`).
 - **Dates in the future** (after the run's as-of date, `MEL_AS_OF`, default today) are rejected where noted.
@@ -59,6 +64,8 @@ def _checks_text(column) -> str:
             parts.append(f"{stats['min_value']} to {stats['max_value']} characters")
         elif check.name == "in_range":
             parts.append(f"{stats['min_value']} to {stats['max_value']}")
+        elif check.name == "whole_number":
+            parts.append("a whole number")
         else:
             bound = next(iter(stats.values()))
             shown = "the as-of date" if isinstance(bound, pd.Timestamp) and bound.year >= DOCUMENT_AS_OF.year else (
@@ -90,7 +97,8 @@ def render_source(source: Source) -> str:
         lines.append(f"- Rule: `{reference.column}` must be in the {reference.register} "
                      f"(`{reference.table}.{reference.key}`)")
     if source.rates_need_parts:
-        lines.append("- Rule: a row of a percent indicator must give numerator and denominator")
+        lines.append("- Rule: a row of a percent indicator must give numerator and denominator, and a value of at "
+                     "most 100; a count indicator's value is a whole number")
     if source.within_project_dates:
         lines.append(f"- Rule: {' to '.join(source.within_project_dates)} must overlap the project's dates")
     if source.pseudonym:

@@ -33,6 +33,13 @@ from mel_pipeline.warehouse import quote_literal as ql
 
 MISSING_MARKERS = ("", "n/a", "na", "n.a.", "n/d", "nd", "-", "--", "null", "none", "s/d", "sin dato", "sin datos")
 MASK = "***"
+# One separator followed by exactly three digits: '1.927' is 1927 in Spain and 1.927 in Mexico, '50,000'
+# fifty thousand in Mexico and fifty in Spain. A leading zero ('0.927') cannot start a thousands group.
+AMBIGUOUS_NUMBER = "[+-]?[1-9][0-9]{0,2}[.,][0-9]{3}"
+# What in a non-identifier cell of a person-level source may still identify someone (an email, a phone, a
+# CURP typed in the wrong column) is masked in messages, as is text of several words (`unless_identifying_sql`);
+# everything else is shown, so the grantee can find and fix it.
+IDENTIFYING_LOOK = "@|[0-9][0-9 ()-]{5,}[0-9]|[A-Za-z]{4}[0-9]{6}"
 MAX_LISTED_CODES = 12
 PSEUDONYM_HEX_DIGITS = 32  # a pseudonym is the first 32 lowercase hex digits of its HMAC-SHA256
 LINKING_ID_TYPE = "UHUGEINT"  # 32 hex digits are 128 bits: a linking pseudonym is stored as that number
@@ -163,6 +170,49 @@ def _clean_sql(raw: str, default: str | None) -> str:
     return f"coalesce({cleaned}, {ql(default)})" if default is not None else cleaned
 
 
+def takes_whole_numbers(col: pa.Column) -> bool:
+    """Whether the column counts: an integer column, or one with the `whole_number` rule."""
+    return metadata(col)["kind"] == "integer" or any(check.name == "whole_number" for check in col.checks)
+
+
+def ambiguous_number_sql(v: str) -> str:
+    """Whether the text is a number whose one separator could group thousands or mark decimals."""
+    return f"regexp_full_match({v}, {ql(AMBIGUOUS_NUMBER)})"
+
+
+def grouped_reading_sql(v: str) -> str:
+    """An ambiguous number read with its separator grouping thousands: '1.927' -> 1927."""
+    return f"TRY_CAST(regexp_replace({v}, '[.,]', '') AS DOUBLE)"
+
+
+def decimal_reading_sql(v: str) -> str:
+    """An ambiguous number read with its separator marking decimals: '50,000' -> 50."""
+    return f"TRY_CAST(replace({v}, ',', '.') AS DOUBLE)"
+
+
+def _plain_number_sql(v: str, col: pa.Column) -> str:
+    """The cell as a plain decimal text ('1234.5'), or NULL when its separators are ambiguous.
+
+    A comma or dot that can only mean one thing is read: '1,234.5', '1.234,5', '1.234.567', '12,5'.
+    The one reading left open is AMBIGUOUS_NUMBER, settled by the column: its declared
+    `number_format`, or its counting (the decimal reading of '1.927' is a fraction, so it is 1927;
+    '1.000' stays ambiguous). What stays ambiguous is rejected by name, never guessed.
+    """
+    if metadata(col).get("number_format") == "decimal_point":
+        settled = f"replace({v}, ',', '')"
+    elif takes_whole_numbers(col):
+        settled = f"CASE WHEN NOT ends_with({v}, '000') THEN regexp_replace({v}, '[.,]', '') END"
+    else:
+        settled = "NULL"
+    return (f"CASE WHEN NOT contains({v}, ',') AND NOT contains({v}, '.') THEN {v} "
+            f"WHEN {ambiguous_number_sql(v)} THEN {settled} "
+            f"WHEN regexp_full_match({v}, '[+-]?[1-9][0-9]{{0,2}}(,[0-9]{{3}})+(\\.[0-9]+)?') THEN replace({v}, ',', '') "
+            f"WHEN regexp_full_match({v}, '[+-]?[1-9][0-9]{{0,2}}(\\.[0-9]{{3}})+(,[0-9]+)?') "
+            f"THEN replace(replace({v}, '.', ''), ',', '.') "
+            f"WHEN regexp_full_match({v}, '[+-]?[0-9]*,[0-9]+') THEN replace({v}, ',', '.') "
+            f"ELSE {v} END")
+
+
 def _parse_sql(col: pa.Column, v: str) -> str:
     meta = metadata(col)
     kind = meta["kind"]
@@ -176,12 +226,11 @@ def _parse_sql(col: pa.Column, v: str) -> str:
             return f"coalesce(MAP {{{spellings}}}[{normalise_sql(v)}], {v})"
         return {"upper": f"upper({v})", "lower": f"lower({v})"}.get(meta.get("case"), v)
     if kind in ("integer", "number"):
-        plain = (f"CASE WHEN regexp_full_match({v}, '[+-]?[0-9]{{1,3}}(,[0-9]{{3}})+(\\.[0-9]+)?') "
-                 f"THEN replace({v}, ',', '') ELSE {v} END")
         if kind == "integer" and meta.get("counts_selections"):
             return (f"CASE WHEN regexp_full_match({v}, '[0-9]+') THEN TRY_CAST({v} AS BIGINT) "
                     f"WHEN regexp_full_match({v}, '[A-Za-z_][A-Za-z0-9_]*( +[A-Za-z_][A-Za-z0-9_]*)*') "
                     f"THEN len(string_split(regexp_replace({v}, ' +', ' ', 'g'), ' ')) END")
+        plain = _plain_number_sql(v, col)
         if kind == "integer":
             return (f"CASE WHEN regexp_full_match({plain}, '[+-]?[0-9]+(\\.0+)?') "
                     f"THEN TRY_CAST(TRY_CAST({plain} AS DOUBLE) AS BIGINT) END")
@@ -219,24 +268,48 @@ def display_sql(expression: str, kind: str) -> str:
     return f"regexp_replace({text}, '\\.0$', '')" if kind == "number" else text
 
 
+def _ambiguity_message_sql(v: str, shown: str) -> str:
+    """'1.927' is ambiguous: 1927 if '.' groups thousands, 1.927 if it marks decimals; and how to write either."""
+    separator = f"regexp_extract({v}, '[.,]')"
+    grouped, decimal = display_sql(grouped_reading_sql(v), "number"), display_sql(decimal_reading_sql(v), "number")
+    # Three decimals would be as ambiguous again: the decimal reading is suggested with a fourth, a zero.
+    unambiguous_decimal = f"CASE WHEN ends_with({v}, '0') THEN {decimal} ELSE {decimal} || '0' END"
+    return (f"'''' || {shown} || ''' is ambiguous: ' || {grouped} || ' if ''' || {separator} || "
+            f"''' groups thousands, ' || {decimal} || ' if it marks decimals; write ' || {grouped} || "
+            f"' or ' || {unambiguous_decimal}")
+
+
 def _failure(column: str, check: str, value_sql: str, message_sql: str) -> str:
     return f"{{'column': {ql(column)}, 'check': {ql(check)}, 'value': {value_sql}, 'message': {message_sql}}}"
 
 
-def _column_check_sql(name: str, col: pa.Column, check: pa.Check, masked: bool) -> tuple[str, str]:
-    """(condition that holds when the value FAILS, message SQL) for one built-in pandera check."""
+def unless_identifying_sql(text: str) -> str:
+    """The text shown in a message, masked where it could identify someone: shaped like an email, phone or
+    CURP, or several words (a name typed in the wrong column), when the mask says how many words it hides."""
+    words = f"len(regexp_split_to_array(trim({text}), '\\s+'))"
+    return (f"CASE WHEN regexp_matches({text}, {ql(IDENTIFYING_LOOK)}) THEN {ql(MASK)} "
+            f"WHEN regexp_matches({text}, '[A-Za-z]') AND regexp_matches(trim({text}), '\\S\\s+\\S') "
+            f"THEN '{MASK} (' || {words} || ' words, hidden: they could be a name)' ELSE {text} END")
+
+
+def _column_check_sql(name: str, col: pa.Column, check: pa.Check, masked: bool,
+                      shown_sql=lambda text: text) -> tuple[str, str]:
+    """(condition that holds when the value FAILS, message SQL) for one built-in pandera check.
+
+    `masked` hides the value altogether (an identifier); `shown_sql` guards any other value shown.
+    """
     meta = metadata(col)
     kind = meta["kind"]
     c = qi(name)
     stats = check.statistics
-    shown = ql(MASK) if masked else display_sql(c, kind)
+    is_date = kind in ("date", "datetime")
+    shown = ql(MASK) if masked else display_sql(c, kind) if is_date else shown_sql(display_sql(c, kind))
     if check.name == "isin":
         allowed = ", ".join(ql(value) for value in stats["allowed_values"])
         listed = ", ".join(str(value) for value in stats["allowed_values"][:MAX_LISTED_CODES])
         if len(stats["allowed_values"]) > MAX_LISTED_CODES:
             listed += ", ... (see docs/data-contract.md)"
         return f"{c} NOT IN ({allowed})", f"'''' || {shown} || ''' is not an allowed {name}: use one of {listed}'"
-    is_date = kind in ("date", "datetime")
     bounds = {
         "greater_than_or_equal_to": (f"{c} < {{min}}",
                                      "is before the earliest allowed date {min}" if is_date else "is below the minimum {min}"),
@@ -257,14 +330,25 @@ def _column_check_sql(name: str, col: pa.Column, check: pa.Check, masked: bool) 
         return f"({c} < {low} OR {c} > {high})", f"{shown} || {ql(wording)}"
     if check.name == "str_matches":
         hint = PATTERN_HINTS.get(stats["pattern"], f"the pattern {stats['pattern']}")
-        subject = f"'{name}'" if masked else f"'''' || {c} || ''''"
+        subject = f"'{name}'" if masked else f"'''' || {shown_sql(c)} || ''''"
         return (f"NOT regexp_matches({c}, {ql(stats['pattern'])})",
                 f"{subject} || {ql(' does not look like ' + hint)}")
+    if check.name == "whole_number":
+        return f"{c} <> round({c})", f"{shown} || ' is not a whole number: {name} counts'"
     if check.name == "str_length":
         low, high = stats["min_value"], stats["max_value"]
         return (f"(length({c}) < {low} OR length({c}) > {high})",
                 f"'{name} is ' || length({c}) || ' characters long; expected {low} to {high}'")
     raise NotImplementedError(f"pandera check {check.name!r} on {name} has no SQL translation yet")
+
+
+def _day_first_note_sql(v: str) -> str:
+    """Why a slashed date may contradict its period: it was read day first, and could be month first."""
+    month_first = f"strftime(try_strptime({v}, '%m/%d/%Y'), '%Y-%m-%d')"
+    return (f"CASE WHEN regexp_full_match({v}, '(0?[1-9]|1[0-2])/(0?[1-9]|1[0-2])/[0-9]{{4}}') "
+            f"AND split_part({v}, '/', 1)::INTEGER <> split_part({v}, '/', 2)::INTEGER "
+            f"THEN ' (' || {v} || ' is read day first, as Mexican files write dates: if it means ' || "
+            f"{month_first} || ', write that)' ELSE '' END")
 
 
 def _row_check_sql(check: pa.Check, kinds: dict[str, str]) -> tuple[str, str, str, str]:
@@ -277,10 +361,14 @@ def _row_check_sql(check: pa.Check, kinds: dict[str, str]) -> tuple[str, str, st
         value = f"{shown_left} || ' vs ' || {shown_right}"
         message = (f"'{stats['left']} (' || {shown_left} || ') must be {operator} "
                    f"{stats['right']} (' || {shown_right} || ')'")
+        for name in (stats["left"], stats["right"]):
+            if kinds[name] == "date":
+                message += f" || {_day_first_note_sql(qi(name + '__v'))}"
         return f"{left} {opposite} {right}", stats["left"], value, message
     if check.name == "any_present":
         names = stats["columns"]
-        condition = " AND ".join(f"{qi(name)} IS NULL" for name in names)
+        # Blank as written: a value written but unreadable has its own message, and is not also "missing".
+        condition = " AND ".join(f"{qi(name + '__v')} IS NULL" for name in names)
         return condition, names[0], "NULL", ql(f"at least one of {', '.join(names)} must be given")
     raise NotImplementedError(f"row rule {check.name!r} has no SQL translation yet")
 
@@ -314,26 +402,53 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
         candidates = ", ".join(f"p.{hashed[name]}" if name in linked else pseudonym_sql(name) for name in identifiers)
         computed[output] = f"coalesce({candidates})"
 
-    # In a person-level source any cell may hold an identifier typed into the wrong column: show none.
-    mask_all = source.pseudonym is not None
+    # In a person-level source any cell may hold an identifier typed into the wrong column: a value shown in
+    # a message is masked when it looks like one.
+    shown_sql = unless_identifying_sql if source.pseudonym is not None else (lambda text: text)
+    reported_by_unit = source.rates_need_parts and "indicator_catalog" in known_tables
+    if reported_by_unit:
+        # A count never takes a fraction and a percentage never exceeds 100: that settles '1.927' reported for
+        # a count (1927) and '50,000' for a percentage (50), which the column alone leaves ambiguous.
+        v = qi("value__v")
+        computed["value"] = (
+            f"CASE WHEN p.value IS NULL AND {ambiguous_number_sql(v)} AND NOT starts_with({v}, '-') THEN CASE "
+            f"WHEN indicator.unit = 'count' AND {decimal_reading_sql(v)} <> round({decimal_reading_sql(v)}) "
+            f"THEN {grouped_reading_sql(v)} "
+            f"WHEN indicator.unit = 'percent' AND {grouped_reading_sql(v)} > 100 THEN {decimal_reading_sql(v)} "
+            f"END ELSE p.value END")
     failures: list[tuple[str, str]] = []  # (condition, failure struct)
+    own_failures: dict[str, list[str]] = {name: [] for name in columns}  # a column's conditions on its own value
     for name, col in columns.items():
         c, v = qi(name), qi(name + "__v")
+        staged = computed.get(name, f"p.{c}")
         kind = kinds[name]
-        masked = kind == "identifier" or mask_all
-        shown_raw = ql(MASK) if masked else v
+        masked = kind == "identifier"
+        shown_raw = ql(MASK) if masked else shown_sql(v)
         if not col.nullable:
             failures.append((f"{v} IS NULL", _failure(name, "not_nullable", "NULL", ql(f"{name} is required but empty"))))
+        if kind in ("integer", "number"):
+            own_failures[name].append(f"{v} IS NOT NULL AND {staged} IS NULL AND {ambiguous_number_sql(v)}")
+            failures.append((own_failures[name][-1],
+                             _failure(name, "ambiguous_number", shown_raw, _ambiguity_message_sql(v, shown_raw))))
         if kind in KIND_NAMES:
-            failures.append((f"{v} IS NOT NULL AND {c} IS NULL",
-                             _failure(name, "dtype", shown_raw,
-                                      f"'''' || {shown_raw} || ''' is not {KIND_NAMES[kind]}'")))
+            unreadable = f"{v} IS NOT NULL AND {staged} IS NULL"
+            if kind in ("integer", "number"):
+                unreadable += f" AND NOT {ambiguous_number_sql(v)}"
+            own_failures[name].append(unreadable)
+            failures.append((unreadable, _failure(name, "dtype", shown_raw,
+                                                  f"'''' || {shown_raw} || ''' is not {KIND_NAMES[kind]}'")))
         for check in col.checks:
-            condition, message = _column_check_sql(name, col, check, masked)
-            value = ql(MASK) if masked else f"CAST({c} AS VARCHAR)"
-            failures.append((f"{c} IS NOT NULL AND {condition}", _failure(name, check.name, value, message)))
+            condition, message = _column_check_sql(name, col, check, masked, shown_sql)
+            value = ql(MASK) if masked else shown_sql(f"CAST({c} AS VARCHAR)")
+            own_failures[name].append(f"{c} IS NOT NULL AND {condition}")
+            failures.append((own_failures[name][-1], _failure(name, check.name, value, message)))
     for check in schema.checks:
         condition, reported, value, message = _row_check_sql(check, kinds)
+        # A comparison with a value already wrong on its own (a period ending in 2031) would only repeat it.
+        compared = [check.statistics[side] for side in ("left", "right")] if check.name == "column_compare" else []
+        already_wrong = [f"coalesce({own}, false)" for name in compared for own in own_failures[name]]
+        if already_wrong:
+            condition = f"({condition}) AND NOT ({' OR '.join(already_wrong)})"
         failures.append((condition, _failure(reported, check.name, value, message)))
 
     joins = []
@@ -346,16 +461,30 @@ def compile_validation(source: Source, schema: pa.DataFrameSchema, raw_relation:
             missing = f"{alias}.k IS NULL"
         else:
             missing = "true"
-        shown = ql(MASK) if mask_all else column
+        shown = shown_sql(column)
         message = f"'''' || {shown} || " + ql("' is not in the " + reference.register)
         failures.append((f"{column} IS NOT NULL AND {missing}",
                          _failure(reference.column, "reference", shown, message)))
-    if source.rates_need_parts and "indicator_catalog" in known_tables:
+    if reported_by_unit:
         joins.append("LEFT JOIN (SELECT code AS k, unit FROM indicator_catalog) indicator ON indicator.k = p.indicator_code")
+        value = computed["value"]
+        # A part written but unreadable has its own message; saying it is missing as well would be false.
         failures.append((
-            "indicator.unit = 'percent' AND (p.numerator IS NULL OR p.denominator IS NULL)",
+            "indicator.unit = 'percent' AND ((p.numerator IS NULL AND p.numerator__v IS NULL) "
+            "OR (p.denominator IS NULL AND p.denominator__v IS NULL))",
             _failure("numerator", "rate_parts", "NULL",
                      "p.indicator_code || ' is a percentage: give its numerator and denominator, not only a value'")))
+        failures.append((
+            f"indicator.unit = 'count' AND {value} <> round({value})",
+            _failure("value", "count_is_whole", display_sql(value, "number"),
+                     f"p.indicator_code || ' is a count: ' || {display_sql(value, 'number')} || "
+                     "' is not a whole number'")))
+        failures.append((
+            # A numerator above its denominator is reported as such; the rate above 100 follows from it.
+            f"indicator.unit = 'percent' AND {value} > 100 AND NOT coalesce(p.numerator > p.denominator, false)",
+            _failure("value", "percent_in_range", display_sql(value, "number"),
+                     f"p.indicator_code || ' is a percentage: ' || {display_sql(value, 'number')} || "
+                     "' is above 100'")))
     if source.within_project_dates:
         if "stg_projects" in known_tables:
             joins.append("LEFT JOIN (SELECT project_code AS k, start_date, end_date FROM stg_projects) project "

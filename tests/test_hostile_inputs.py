@@ -89,6 +89,11 @@ EXPECTED = {
         (4, "numerator", "rate_parts"), (5, "value", "any_present"))),
     "sentinel/nan_and_infinity_values.csv": Loaded(4, 1, ((3, "value", "dtype"), (4, "value", "dtype"),
                                                           (5, "value", "dtype"))),
+    # -- numbers and dates as grantees write them: a separator read only where one reading is possible
+    "indicator_reports/ambiguous_thousands_separators.csv": Loaded(
+        4, 3, ((3, "value", "ambiguous_number"),),
+        staged=("value, numerator, denominator", [(1927.0, None, None), (None, 1040.0, 1052.0), (50.0, 30.0, 60.0)])),
+    "indicator_reports/submitted_in_us_date_order.csv": Loaded(2, 1, ((2, "submitted_on", "column_compare"),)),
     # -- spreadsheets
     "indicator_reports/merged_two_level_header.xlsx": Loaded(
         2, 2, staged=("sex, value, _row_number", [("total", 40.0, 4), ("female", 25.0, 5)])),

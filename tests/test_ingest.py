@@ -176,9 +176,8 @@ def test_excel_title_rows_and_hidden_sheets(tmp_path):
     workbook.save(path)
     result, audit, rejected, staged = load(tmp_path, {"indicator_reports/report.xlsx": path.read_bytes()})
     assert audit == [("indicator_reports/report.xlsx", "loaded", 2, 1, 1)]
-    assert rejected == [("indicator_reports/report.xlsx", 5, "value", "any_present",
-                         "at least one of value, numerator must be given"),
-                        ("indicator_reports/report.xlsx", 5, "value", "dtype", "'veinte' is not a number")]
+    # Only what is wrong: 'veinte' is no number, and not also "missing".
+    assert rejected == [("indicator_reports/report.xlsx", 5, "value", "dtype", "'veinte' is not a number")]
     assert result.files[0].notes == ["ignored hidden sheet 'instrucciones'"]
 
 

@@ -23,6 +23,7 @@ import pyarrow as pa_arrow
 
 from mel_pipeline.codes import normalise_token
 from mel_pipeline.readers.files import SNIFF_BYTES, RawFile, UnreadableFile
+from mel_pipeline.validation import AMBIGUOUS_NUMBER
 from mel_pipeline.warehouse import quote_identifier as qi
 from mel_pipeline.warehouse import quote_literal as ql
 
@@ -294,6 +295,9 @@ def _cell_text(value) -> str | None:
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float) and re.fullmatch(AMBIGUOUS_NUMBER, str(value)):
+        # A typed number is exact: '1.9270' keeps 1.927 from being read as a thousands-grouped 1927.
+        return f"{value}0"
     return str(value)
 
 
