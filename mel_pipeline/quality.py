@@ -496,41 +496,46 @@ BOOTSTRAP_CSS = LocalAsset("xstatic.pkg.bootstrap", "css/bootstrap.min.css", "bo
 # Bootstrap's bundle includes Popper, so one file stands for both of GE's scripts.
 BOOTSTRAP_JS = LocalAsset("xstatic.pkg.bootstrap", "js/bootstrap.bundle.min.js", "bootstrap/bootstrap.bundle.min.js")
 JQUERY = LocalAsset("xstatic.pkg.jquery", "jquery.min.js", "jquery/jquery.min.js")
-FONT_AWESOME_CSS = LocalAsset("fontawesomefree", "static/fontawesomefree/css/all.min.css", "fontawesome/css/all.min.css")
+FONT_AWESOME_CSS = LocalAsset("fontawesomefree", "static/fontawesomefree/css/all.min.css",
+                              "fontawesome/css/all.min.css")
 # all.min.css finds its fonts at ../webfonts/.
 FONT_AWESOME_FONTS = LocalAsset("fontawesomefree", "static/fontawesomefree/webfonts", "fontawesome/webfonts")
-TABLE_CSS = LocalAsset("debian:zoneminder", "bootstrap-table/bootstrap-table.min.css", "bootstrap-table/bootstrap-table.min.css")
-TABLE_JS = LocalAsset("debian:zoneminder", "bootstrap-table/bootstrap-table.min.js", "bootstrap-table/bootstrap-table.min.js")
-WITHOUT_PACKAGE = None
+TABLE_CSS = LocalAsset("debian:zoneminder", "bootstrap-table/bootstrap-table.min.css",
+                       "bootstrap-table/bootstrap-table.min.css")
+TABLE_JS = LocalAsset("debian:zoneminder", "bootstrap-table/bootstrap-table.min.js",
+                      "bootstrap-table/bootstrap-table.min.js")
+TAKEN_OUT = None
 
-# Every remote asset the pinned GE's templates load, and its local copy. WITHOUT_PACKAGE marks the ones
-# no Python or Debian package ships, whose tags are taken out: the filter row under the index's column
-# headings (bootstrap-table's filter-control extension, and the date picker only it uses), the dark
-# colour scheme (bootstrap-dark), and Vega, which GE uses only for profiling charts these suites never draw.
+# Every remote asset the pinned GE's templates load, and its local copy. TAKEN_OUT marks a tag taken out:
+# Popper, which Bootstrap's bundle includes, and what no Python or Debian package ships: the filter row
+# under the index's column headings (bootstrap-table's filter-control extension, and the date picker
+# only it uses), the dark colour scheme (bootstrap-dark), and Vega, which GE uses only for profiling
+# charts these suites never draw.
 CDN_ASSETS: dict[str, LocalAsset | None] = {
     "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": BOOTSTRAP_CSS,
     "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": BOOTSTRAP_JS,
-    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": WITHOUT_PACKAGE,
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": TAKEN_OUT,
     "https://code.jquery.com/jquery-3.7.1.min.js": JQUERY,
     "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": FONT_AWESOME_CSS,
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": TABLE_CSS,
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": TABLE_JS,
     "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
-        WITHOUT_PACKAGE,
+        TAKEN_OUT,
     "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
-        WITHOUT_PACKAGE,
+        TAKEN_OUT,
     "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
-        WITHOUT_PACKAGE,
+        TAKEN_OUT,
     "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
-        WITHOUT_PACKAGE,
-    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": WITHOUT_PACKAGE,
-    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": WITHOUT_PACKAGE,
-    "https://cdn.jsdelivr.net/npm/vega@5": WITHOUT_PACKAGE,
-    "https://cdn.jsdelivr.net/npm/vega-lite@5": WITHOUT_PACKAGE,
-    "https://cdn.jsdelivr.net/npm/vega-embed@6": WITHOUT_PACKAGE,
+        TAKEN_OUT,
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": TAKEN_OUT,
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": TAKEN_OUT,
+    "https://cdn.jsdelivr.net/npm/vega@5": TAKEN_OUT,
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": TAKEN_OUT,
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": TAKEN_OUT,
 }
 # A <script src=...></script> or <link href=...> tag that loads a remote file.
-REMOTE_TAG = re.compile(r"<script\b[^>]*\bsrc=\"(https?://[^\"]+)\"[^>]*>\s*</script>|<link\b[^>]*\bhref=\"(https?://[^\"]+)\"[^>]*>")
+REMOTE_TAG = re.compile(r"<script\b[^>]*\bsrc=\"(https?://[^\"]+)\"[^>]*>\s*</script>"
+                        r"|<link\b[^>]*\bhref=\"(https?://[^\"]+)\"[^>]*>")
 GX_IMAGE = re.compile(re.escape(GX_IMAGES) + r"([\w.-]+)(?:\?[^\"')\s]*)?")
 # GE's own relative links to the site's static/ folder; its favicon link on a validation page climbs one folder short.
 SITE_STATIC = re.compile(r"""(?<=["'(])(?:\./|(?:\.\./)+)static/""")
@@ -538,7 +543,7 @@ SITE_STATIC = re.compile(r"""(?<=["'(])(?:\./|(?:\.\./)+)static/""")
 
 def _copy_assets(site_dir: Path) -> None:
     """Copy every local asset into the site's static/vendor/, naming any that this machine lacks."""
-    for asset in {asset for asset in CDN_ASSETS.values() if asset is not WITHOUT_PACKAGE} | {FONT_AWESOME_FONTS}:
+    for asset in {asset for asset in CDN_ASSETS.values() if asset is not TAKEN_OUT} | {FONT_AWESOME_FONTS}:
         source, target = asset.source_path(), site_dir / VENDOR_DIR / asset.target
         if not source.exists():
             raise FileNotFoundError(f"Data Docs asset {source} (from {asset.package}) is missing: run `make setup`")
@@ -556,11 +561,9 @@ def _localise_page(page: Path, site_dir: Path) -> None:
     def local_tag(match: re.Match) -> str:
         url = match.group(1) or match.group(2)
         if url not in CDN_ASSETS:
-            if match.group(2) and 'rel="stylesheet"' not in match.group(0):
-                return match.group(0)
             raise ValueError(f"{page}: Data Docs load {url}, which has no local copy in quality.CDN_ASSETS")
         asset = CDN_ASSETS[url]
-        if asset is WITHOUT_PACKAGE:
+        if asset is TAKEN_OUT:
             return ""
         href = f"{root}/{(VENDOR_DIR / asset.target).as_posix()}"
         return f'<script src="{href}"></script>' if match.group(1) else f'<link rel="stylesheet" href="{href}">'

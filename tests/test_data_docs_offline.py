@@ -2,8 +2,8 @@
 
 The browser test opens the quality suites' Data Docs index in Debian's Chromium with every request
 that is not a local file aborted, then checks that Bootstrap's stylesheet and Font Awesome's font
-applied and that bootstrap-table listed each suite's validation result. The plain test reads every
-built page for a remote script, stylesheet, font or image.
+applied and that bootstrap-table listed each suite's validation result. The plain tests read every
+built page for a remote script, stylesheet, font or image, and refuse an asset with no local copy.
 """
 
 import re
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mel_pipeline.quality import SUITES, validate_marts
+from mel_pipeline.quality import SUITES, serve_assets_locally, validate_marts
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_quality import write_marts
 
@@ -35,8 +35,18 @@ def test_no_built_page_loads_a_script_stylesheet_font_or_image_from_the_network(
               for page in pages}
     assert {page: found for page, found in remote.items() if found} == {}
     for page in pages:
-        for reference in re.findall(r"""(?:src|href)="([^"#]+\.(?:css|js|png|ico))\"""", page.read_text(encoding="utf-8")):
+        local = re.findall(r"""(?:src|href)="([^"#]+\.(?:css|js|png|ico))\"""", page.read_text(encoding="utf-8"))
+        for reference in local:
             assert (page.parent / reference).is_file(), f"{page} refers to {reference}, which is not in the site"
+
+
+def test_a_page_loading_a_remote_asset_without_a_local_copy_is_refused_by_name(tmp_path):
+    page = tmp_path / "site" / "expectations" / "t.html"
+    page.parent.mkdir(parents=True)
+    page.write_text('<link rel="stylesheet" href="https://cdn.example/new.css">', encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(page))}: Data Docs load https://cdn.example/new.css, "
+                                         r"which has no local copy in quality.CDN_ASSETS$"):
+        serve_assets_locally(tmp_path / "site")
 
 
 @pytest.mark.browser
