@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TABLE_SCRIPT := $(VENV)/share/mel-data-docs/bootstrap-table/bootstrap-table.min.js
 # `?=` so a caller (the browser test) can point `make ui` at another instance.
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_HOME
@@ -12,7 +13,7 @@ export DAGSTER_DISABLE_TELEMETRY := true
 
 .PHONY: setup older-reader run test ui bench sample docs clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(TABLE_SCRIPT)
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
@@ -20,6 +21,17 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
+
+# The one Data Docs asset no Python package ships (mel_pipeline/quality.py): bootstrap-table, taken from
+# Debian's zoneminder package, which is downloaded and unpacked here, never installed.
+$(TABLE_SCRIPT):
+	mkdir -p $(@D)/.deb
+	cd $(@D)/.deb && { apt-get download -qq zoneminder || { apt-get update -qq && apt-get download -qq zoneminder; }; }
+	dpkg-deb --fsys-tarfile $(@D)/.deb/zoneminder_*.deb | tar -x -C $(@D)/.deb \
+	    ./usr/share/zoneminder/www/skins/classic/js/bootstrap-table.min.js ./usr/share/zoneminder/www/css/bootstrap-table.min.css
+	mv $(@D)/.deb/usr/share/zoneminder/www/css/bootstrap-table.min.css $(@D)/
+	mv $(@D)/.deb/usr/share/zoneminder/www/skins/classic/js/bootstrap-table.min.js $@
+	rm -rf $(@D)/.deb
 
 run: setup
 	$(BIN)/mel run

@@ -1,13 +1,17 @@
-"""The marts as one Excel workbook for analysts who live in Excel: a sheet per mart table.
+"""The marts as one Excel workbook for analysts who live in Excel: a contents sheet, then a sheet per table.
 
+The first sheet, `contents`, lists every other sheet with what it holds and its table's row count.
 A sheet is named after its table, cut to Excel's 31 characters (and numbered if two cut names
 clash). Every sheet has a bold, frozen header row, an autofilter and column widths fitted to the
-contents. Numbers stay numbers and dates stay dates; a NaN is left empty like a NULL (Excel has
-no NaN) and an infinity is written as the text `inf` or `-inf`. Text comes from grantees' files,
-so a cell that Excel or LibreOffice would read as a formula (beginning with =, +, -, @, a tab or
-a carriage return) is neutralised: prefixed with a single quote and stored as a string. The
-workbook is written beside its destination and renamed into place, so readers never open half a
-file.
+contents. A table with an `indicator_code` shows the indicator's name from `indicator_catalog`
+beside it, as `indicator_name`. Numbers stay numbers and dates stay dates; fractions are rounded to
+the 9 decimal places the indicator engine computes in (DECIMAL(38, 9)), so the last bits of a
+floating-point sum do not show (0.10999999999999988 is written 0.11); a NaN is left empty like a
+NULL (Excel has no NaN) and an infinity is written as the text `inf` or `-inf`. Text comes from
+grantees' files, so a cell that Excel or LibreOffice would read as a formula (beginning with =, +,
+-, @, a tab or a carriage return) is neutralised: prefixed with a single quote and stored as a
+string. The workbook is written beside its destination and renamed into place, so readers never
+open half a file.
 
 The file is written here directly as Office Open XML (SpreadsheetML with inline strings), a row
 at a time, not through a general spreadsheet library: the marts run to millions of cells, and
@@ -24,10 +28,12 @@ import uuid
 import zipfile
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 from xml.sax.saxutils import escape, quoteattr
 
 import duckdb
+
+from mel_pipeline.indicator_engine import EXACT
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")  # control characters XML 1.0 forbids
@@ -41,6 +47,10 @@ NUMBER_TYPES = frozenset({"tinyint", "smallint", "integer", "bigint", "hugeint",
 TIMESTAMP_TYPES = frozenset({"timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns"})
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)  # day 0 of Excel's 1900 date system, as Excel counts after February 1900
 SECONDS_PER_DAY = 86_400
+# The scale of the engine's exact sums: digits past it are floating-point noise, never a measured figure.
+PUBLISHED_DECIMALS = int(re.fullmatch(r"DECIMAL\(\d+, (\d+)\)", EXACT).group(1))
+CONTENTS_SHEET = "contents"
+CONTENTS_COLUMNS = ("sheet", "holds", "rows")
 ABSOLUTE_REFERENCE, ABSOLUTE_FORM = re.compile(r"([A-Z]+)([0-9]+)"), r"$\1$\2"  # A1 -> $A$1
 
 # Cell styles, by their index in STYLES_XML's cellXfs.
@@ -92,9 +102,13 @@ def _text_cell(reference: str, text: str, style: str = "") -> str:
 
 
 def _number_cell(reference: str, number) -> str:
-    """A number; Excel has none for NaN, left empty like a NULL, or infinity, written as `inf` or `-inf`."""
+    """A number, a fraction rounded to the published decimals; Excel has none for NaN, left empty like a NULL,
+    or infinity, written as `inf` or `-inf`."""
+    if isinstance(number, int):
+        return f'<c r="{reference}"><v>{number}</v></c>'
+    number = float(number)
     if math.isfinite(number):
-        return f'<c r="{reference}"><v>{number!r}</v></c>'
+        return f'<c r="{reference}"><v>{round(number, PUBLISHED_DECIMALS)!r}</v></c>'
     return "" if math.isnan(number) else _string_cell(reference, "inf" if number > 0 else "-inf")
 
 
@@ -168,9 +182,20 @@ def _rows(result: duckdb.DuckDBPyConnection, first: list) -> Iterator[tuple]:
         yield from batch
 
 
-def _write_sheet(out, connection: duckdb.DuckDBPyConnection, table: str) -> str:
-    """One table as a worksheet's XML, streamed to `out`; returns the autofilter's range."""
-    result = connection.execute(f'SELECT * FROM "{table}"')
+def _table_query(connection: duckdb.DuckDBPyConnection, table: str, named_indicators: bool) -> str:
+    """The SELECT of a table's sheet: its rows in stored order, each indicator's name beside its code."""
+    columns = [name for name, in connection.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]).fetchall()]
+    if not named_indicators or "indicator_code" not in columns:
+        return f'SELECT * FROM "{table}"'
+    listed = [f't."{name}"' + (", c.name AS indicator_name" if name == "indicator_code" else "") for name in columns]
+    return (f'SELECT {", ".join(listed)} FROM "{table}" t LEFT JOIN indicator_catalog c ON c.code = t.indicator_code '
+            "ORDER BY t.rowid")
+
+
+def _write_sheet(out, connection: duckdb.DuckDBPyConnection, query: str) -> str:
+    """The rows of `query` as a worksheet's XML, streamed to `out`; returns the autofilter's range."""
+    result = connection.execute(query)
     columns = [column[0] for column in result.description]
     cells = [_cell_xml(column[1].id) for column in result.description]
     letters = [_column_letters(index) for index in range(len(columns))]
@@ -246,29 +271,55 @@ def _workbook_parts(sheets: list[tuple[str, str]]) -> dict[str, str]:
     }
 
 
-def write_workbook(marts_path: Path, path: Path) -> None:
-    """Write every table of the marts file to `path` (.xlsx), in place."""
+def _contents_query(rows: list[tuple[str, str, int]]) -> str:
+    """A SELECT of literal rows (sheet, what it holds, row count), written by `_write_sheet` like any table's."""
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'" if text else "NULL"
+
+    if not rows:
+        return f"SELECT {', '.join(f'NULL AS {name}' for name in CONTENTS_COLUMNS)} WHERE false"
+    values = ", ".join(f"({literal(sheet)}, {literal(holds)}, {count})" for sheet, holds, count in rows)
+    return f"SELECT * FROM (VALUES {values}) AS contents({', '.join(CONTENTS_COLUMNS)})"
+
+
+def _holds(description: str) -> str:
+    """A table's description cut to its first sentence, which says what the table holds."""
+    return description.split(". ")[0].rstrip(".") + "." if description else ""
+
+
+def write_workbook(marts_path: Path, path: Path, descriptions: Mapping[str, str]) -> None:
+    """Write the contents sheet and every table of the marts file to `path` (.xlsx), in place."""
     connection = duckdb.connect(str(marts_path), read_only=True)
     try:
+        tables = [table for table, in connection.execute(
+            "SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()]
+        named_indicators = {"code", "name"} <= {name for name, in connection.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'indicator_catalog'").fetchall()}
+        taken: set[str] = set()
+        names = [_sheet_name(CONTENTS_SHEET, taken), *(_sheet_name(table, taken) for table in tables)]
+        counts = [connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] for table in tables]
+        contents = _contents_query([(name, _holds(descriptions.get(table, "")), count)
+                                    for name, table, count in zip(names[1:], tables, counts)])
+        queries = [contents, *(_table_query(connection, table, named_indicators) for table in tables)]
         # Level 1: the XML shrinks almost as much as at the default level, several times faster.
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as package:
-            sheets, taken = [], set()
-            tables = connection.execute("SELECT table_name FROM duckdb_tables() ORDER BY table_name").fetchall()
-            for number, (table,) in enumerate(tables, start=1):
+            sheets = []
+            for number, (name, query) in enumerate(zip(names, queries), start=1):
                 with package.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True) as out:
-                    sheets.append((_sheet_name(table, taken), _write_sheet(out, connection, table)))
+                    sheets.append((name, _write_sheet(out, connection, query)))
             for name, text in _workbook_parts(sheets).items():
                 package.writestr(name, text)
     finally:
         connection.close()
 
 
-def export_workbook(marts_path: Path, out_path: Path) -> Path:
-    """Write every table of the marts file to `out_path` (.xlsx), atomically; returns `out_path`."""
+def export_workbook(marts_path: Path, out_path: Path, descriptions: Mapping[str, str] | None = None) -> Path:
+    """Write the marts file to `out_path` (.xlsx), atomically, its contents sheet saying what each table holds
+    from `descriptions` (by table); returns `out_path`."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = out_path.with_name(f".{out_path.name}-{uuid.uuid4().hex[:12]}.tmp")
     try:
-        write_workbook(marts_path, temporary)
+        write_workbook(marts_path, temporary, descriptions or {})
         os.replace(temporary, out_path)
     except BaseException:
         temporary.unlink(missing_ok=True)

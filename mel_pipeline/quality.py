@@ -7,12 +7,22 @@ are small, so every table is read into a pandas DataFrame and validated through 
 source of an ephemeral context. `validate_marts` summarises the results in a `QualityReport` and
 renders them as Data Docs HTML. Nothing here imports Dagster: `defs/marts.py` turns the report into
 asset checks and a veto on publishing.
+
+Great Expectations' page templates load their stylesheets, scripts and fonts from CDNs, so offline the
+pages rendered unstyled and the index, drawn by bootstrap-table, listed nothing. Once a site is built,
+`serve_assets_locally` copies each asset into the site's `static/vendor/` from the pinned Python
+package that ships it (or, for bootstrap-table, the file `make setup` takes from Debian's zoneminder
+package) and points every page at the copy; `CDN_ASSETS` lists each URL the templates of
+great_expectations 1.24.1 reference, and a page referring to any other remote asset is an error.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -458,6 +468,122 @@ def _context(site_dir: Path):
     return context
 
 
+VENDOR_DIR = Path("static") / "vendor"
+# Where `make setup` unpacks the bootstrap-table files of Debian's zoneminder package; no Python package has them.
+DEBIAN_ASSETS = Path(sys.prefix) / "share" / "mel-data-docs"
+GX_IMAGES = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
+# GE's logos on its web server, and the local image shipped in the site's static/images/ that replaces each.
+GX_IMAGE_COPIES = {"logo-long.png": "logo-long.png", "full_logo_dark.png": "logo-long.png"}
+
+
+@dataclass(frozen=True)
+class LocalAsset:
+    """Where a CDN file's copy comes from (a package and a path inside it) and where it goes in static/vendor/."""
+
+    package: str
+    source: str
+    target: str
+
+    def source_path(self) -> Path:
+        """The file (or folder) on this machine."""
+        if self.package == "debian:zoneminder":
+            return DEBIAN_ASSETS / self.source
+        module = importlib.import_module(self.package)
+        return Path(getattr(module, "BASE_DIR", None) or Path(module.__file__).parent) / self.source
+
+
+BOOTSTRAP_CSS = LocalAsset("xstatic.pkg.bootstrap", "css/bootstrap.min.css", "bootstrap/bootstrap.min.css")
+# Bootstrap's bundle includes Popper, so one file stands for both of GE's scripts.
+BOOTSTRAP_JS = LocalAsset("xstatic.pkg.bootstrap", "js/bootstrap.bundle.min.js", "bootstrap/bootstrap.bundle.min.js")
+JQUERY = LocalAsset("xstatic.pkg.jquery", "jquery.min.js", "jquery/jquery.min.js")
+FONT_AWESOME_CSS = LocalAsset("fontawesomefree", "static/fontawesomefree/css/all.min.css",
+                              "fontawesome/css/all.min.css")
+# all.min.css finds its fonts at ../webfonts/.
+FONT_AWESOME_FONTS = LocalAsset("fontawesomefree", "static/fontawesomefree/webfonts", "fontawesome/webfonts")
+TABLE_CSS = LocalAsset("debian:zoneminder", "bootstrap-table/bootstrap-table.min.css",
+                       "bootstrap-table/bootstrap-table.min.css")
+TABLE_JS = LocalAsset("debian:zoneminder", "bootstrap-table/bootstrap-table.min.js",
+                      "bootstrap-table/bootstrap-table.min.js")
+TAKEN_OUT = None
+
+# Every remote asset the pinned GE's templates load, and its local copy. TAKEN_OUT marks a tag taken out:
+# Popper, which Bootstrap's bundle includes, and what no Python or Debian package ships: the filter row
+# under the index's column headings (bootstrap-table's filter-control extension, and the date picker
+# only it uses), the dark colour scheme (bootstrap-dark), and Vega, which GE uses only for profiling
+# charts these suites never draw.
+CDN_ASSETS: dict[str, LocalAsset | None] = {
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": BOOTSTRAP_CSS,
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": BOOTSTRAP_JS,
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": TAKEN_OUT,
+    "https://code.jquery.com/jquery-3.7.1.min.js": JQUERY,
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": FONT_AWESOME_CSS,
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": TABLE_CSS,
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": TABLE_JS,
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
+        TAKEN_OUT,
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
+        TAKEN_OUT,
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
+        TAKEN_OUT,
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
+        TAKEN_OUT,
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": TAKEN_OUT,
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": TAKEN_OUT,
+    "https://cdn.jsdelivr.net/npm/vega@5": TAKEN_OUT,
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": TAKEN_OUT,
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": TAKEN_OUT,
+}
+# A <script src=...></script> or <link href=...> tag that loads a remote file.
+REMOTE_TAG = re.compile(r"<script\b[^>]*\bsrc=\"(https?://[^\"]+)\"[^>]*>\s*</script>"
+                        r"|<link\b[^>]*\bhref=\"(https?://[^\"]+)\"[^>]*>")
+GX_IMAGE = re.compile(re.escape(GX_IMAGES) + r"([\w.-]+)(?:\?[^\"')\s]*)?")
+# GE's own relative links to the site's static/ folder; its favicon link on a validation page climbs one folder short.
+SITE_STATIC = re.compile(r"""(?<=["'(])(?:\./|(?:\.\./)+)static/""")
+
+
+def _copy_assets(site_dir: Path) -> None:
+    """Copy every local asset into the site's static/vendor/, naming any that this machine lacks."""
+    for asset in {asset for asset in CDN_ASSETS.values() if asset is not TAKEN_OUT} | {FONT_AWESOME_FONTS}:
+        source, target = asset.source_path(), site_dir / VENDOR_DIR / asset.target
+        if not source.exists():
+            raise FileNotFoundError(f"Data Docs asset {source} (from {asset.package}) is missing: run `make setup`")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copyfile(source, target)
+
+
+def _localise_page(page: Path, site_dir: Path) -> None:
+    """Point one page's remote stylesheets, scripts and images at the site's own copies."""
+    root = Path(os.path.relpath(site_dir, page.parent)).as_posix()
+
+    def local_tag(match: re.Match) -> str:
+        url = match.group(1) or match.group(2)
+        if url not in CDN_ASSETS:
+            raise ValueError(f"{page}: Data Docs load {url}, which has no local copy in quality.CDN_ASSETS")
+        asset = CDN_ASSETS[url]
+        if asset is TAKEN_OUT:
+            return ""
+        href = f"{root}/{(VENDOR_DIR / asset.target).as_posix()}"
+        return f'<script src="{href}"></script>' if match.group(1) else f'<link rel="stylesheet" href="{href}">'
+
+    def local_image(match: re.Match) -> str:
+        if match.group(1) not in GX_IMAGE_COPIES:
+            raise ValueError(f"{page}: Data Docs show {match.group(0)}, which has no local copy")
+        return f"{root}/static/images/{GX_IMAGE_COPIES[match.group(1)]}"
+
+    text = SITE_STATIC.sub(f"{root}/static/", page.read_text(encoding="utf-8"))
+    page.write_text(GX_IMAGE.sub(local_image, REMOTE_TAG.sub(local_tag, text)), encoding="utf-8")
+
+
+def serve_assets_locally(site_dir: Path) -> None:
+    """Make a built Data Docs site open offline: its assets copied into it and every page pointed at them."""
+    _copy_assets(site_dir)
+    for page in site_dir.rglob("*.html"):
+        _localise_page(page, site_dir)
+
+
 def _replace_folder(new: Path, target: Path) -> None:
     """Put the finished site `new` where `target` is with two renames, so no one sees a half-built site."""
     retired = target.with_name(f".{target.name}-retired-{new.name}")
@@ -476,6 +602,7 @@ def validate_marts(marts_path: Path, docs_dir: Path) -> QualityReport:
         context = _context(site_dir)
         suites = [_run_suite(context, table, frames[table]) for table in SUITES]
         context.build_data_docs(site_names=[DOCS_SITE])
+        serve_assets_locally(site_dir)
         _replace_folder(site_dir, docs_dir)
     except BaseException:
         shutil.rmtree(site_dir, ignore_errors=True)

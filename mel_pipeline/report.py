@@ -3,11 +3,13 @@
 Each theme's section shows the portfolio's indicator status by semester, targets against actuals
 over time, the sentinel series with their signals, the outcome-harvest matrix and the divergence
 between stakeholder groups, every chart followed by the numbers behind it. Charts are inline SVG
-drawn here; the page loads no script, stylesheet, font or image from anywhere, so it reads the
-same on a laptop with no network. Suppressed cells are written "suppressed", never as a number.
-Given the Great Expectations report on the same marts, the page also lists each suite's verdict with
-a link to its Data Docs page. Reading the marts and drawing belong here; deciding when the report is
-rebuilt does not.
+drawn here; the page loads no script, stylesheet, font or image from anywhere, so it reads the same
+on a laptop with no network. Suppressed cells are written "suppressed", never as a number, and a
+semester of a targets chart without a point says why on the chart: suppressed for privacy, not
+reported, or no data. "At a glance" counts each indicator in its own latest semester with a figure
+(or a suppressed cell) and names those semesters. Given the Great Expectations report on the same
+marts, the page also lists each suite's verdict with a link to its Data Docs page. Reading the marts
+and drawing belong here; deciding when the report is rebuilt does not.
 """
 
 from __future__ import annotations
@@ -293,8 +295,31 @@ def status_chart(scorecard: pd.DataFrame) -> str:
     return svg(frame, "Indicator status by semester", body)
 
 
+def gap_reason(row: pd.Series) -> str | None:
+    """Why a semester's cell has no figure, as the chart and its table say it; None when it has one.
+
+    A suppressed cell is hidden for privacy; a cell whose reports were due and none came is not reported (a
+    grantee row rejected by the data contract never arrives, so it reads the same; the rejected rows are listed
+    under "Data received and rejected"); any other cell without a figure had no data to compute one from.
+    """
+    if row["suppressed"]:
+        return "suppressed for privacy"
+    if not missing(row["value"]):
+        return None
+    if not missing(row["periods_expected"]) and row["periods_expected"] > 0 and not row["periods_reported"]:
+        return "not reported"
+    return "no data"
+
+
+def gap_label(frame: Frame, x: float, semester: pd.Timestamp, reason: str) -> str:
+    """A gap's reason written up its column, so a missing point explains itself without hovering."""
+    return (f'<g class="gap"><title>{esc(semester_label(semester))}: {esc(reason)}</title>'
+            f'{text(x + 4, frame.y0 - 6, reason, size=10, rotate=-90)}</g>')
+
+
 def target_chart(rows: pd.DataFrame, semesters: list[pd.Timestamp]) -> str:
-    """Actual against target per semester; a suppressed semester is a grey column, not a point."""
+    """Actual against target per semester; a suppressed semester is a grey column, not a point, and every
+    semester without a point says why (suppressed for privacy, not reported, no data)."""
     frame = Frame()
     unit = rows["unit"].iloc[0]
     step = (frame.x1 - frame.x0) / max(len(semesters), 1)
@@ -304,9 +329,10 @@ def target_chart(rows: pd.DataFrame, semesters: list[pd.Timestamp]) -> str:
     ticks = nice_ticks(min(0, figures.min() if len(figures) else 0), high, count=4, whole=unit == "count")
     y_of = scale((ticks[0], ticks[-1]), (frame.y0, frame.y1))
     body = [f'<rect x="{x_of[start] - step / 2:.1f}" y="{frame.y1}" width="{step:.1f}" height="{frame.y0 - frame.y1}" '
-            f'fill="#eef0f3"><title>{esc(semester_label(start))}: suppressed</title></rect>'
-            for start in rows.loc[rows["suppressed"], "period_start"]]
+            f'fill="#eef0f3"/>' for start in rows.loc[rows["suppressed"], "period_start"]]
     body += y_axis(frame, ticks, y_of, unit, unit)
+    body += [gap_label(frame, x_of[row["period_start"]], row["period_start"], reason)
+             for _, row in rows.iterrows() if (reason := gap_reason(row))]
     if figures.empty:
         body.append(text((frame.x0 + frame.x1) / 2, (frame.y0 + frame.y1) / 2, "no published value or target",
                          anchor="middle", colour=INK))
@@ -511,7 +537,7 @@ def indicator_figure(rows: pd.DataFrame, semesters: list[pd.Timestamp]) -> str:
     """One indicator's actuals against targets, chart and table."""
     unit = rows["unit"].iloc[0]
     lines = [[esc(semester_label(row["period_start"])),
-              hidden() if row["suppressed"] else esc(number(row["value"], unit)),
+              hidden() if row["suppressed"] else esc(gap_reason(row) or number(row["value"], unit)),
               esc(number(row["target"], unit)),
               hidden() if row["suppressed"] else esc(number(row["pct_of_target"], "percent")),
               status_badge(row["status"]), reports_received(row)] for _, row in rows.iterrows()]
@@ -683,8 +709,8 @@ def quality_section(quality: QualityReport, out_dir: Path) -> str:
         failures = "<br>".join(esc(failure) for failure in suite.failures)
         rows.append([name, str(suite.expectations), verdict, failures])
     return ('<section id="data-quality"><h2>Data quality</h2><p class="lede">The Great Expectations suites run on '
-            "these marts before they were published. Each table links to its Data Docs page; the Data Docs index "
-            "needs a network connection to show its lists, the pages linked here do not.</p>"
+            "these marts before they were published. Each table links to its Data Docs page; the Data Docs, index "
+            "included, open without a network connection.</p>"
             + table(["Table", "Expectations", "Result", "Failed expectations"], rows, numeric={1}) + "</section>")
 
 

@@ -1,4 +1,5 @@
-"""The Excel workbook: a sheet per table, formula-like text neutralised, numbers and dates kept as such."""
+"""The Excel workbook: a contents sheet, then a sheet per table, formula-like text neutralised, numbers and dates
+kept as such, fractions rounded to the engine's 9 decimals, each indicator's name beside its code."""
 
 import datetime as dt
 
@@ -30,13 +31,17 @@ def workbook(tmp_path):
     return out
 
 
-def export(tmp_path, *statements: str) -> openpyxl.Workbook:
+def export(tmp_path, *statements: str, descriptions=None) -> openpyxl.Workbook:
     """The workbook exported from a marts file built by running `statements`."""
     marts = tmp_path / "mel.duckdb"
     with duckdb.connect(str(marts)) as connection:
         for statement in statements:
             connection.execute(statement)
-    return openpyxl.load_workbook(export_workbook(marts, tmp_path / "out" / "mel_marts.xlsx"))
+    return openpyxl.load_workbook(export_workbook(marts, tmp_path / "out" / "mel_marts.xlsx", descriptions))
+
+
+def values(sheet) -> list[list]:
+    return [[cell.value for cell in row] for row in sheet.iter_rows()]
 
 
 def column(sheet, name: str) -> list:
@@ -46,7 +51,7 @@ def column(sheet, name: str) -> list:
 
 def test_one_sheet_per_table_with_names_excel_accepts(workbook):
     book = openpyxl.load_workbook(workbook)
-    assert book.sheetnames == ["notes", LONG_NAME[:31]]
+    assert book.sheetnames == ["contents", "notes", LONG_NAME[:31]]
     assert [path.name for path in workbook.parent.iterdir()] == ["mel_marts.xlsx"]
 
 
@@ -136,8 +141,8 @@ def test_other_types_keep_a_readable_form(tmp_path):
 def test_sheet_names_cut_to_the_same_prefix_are_numbered(tmp_path):
     book = export(tmp_path, f"CREATE TABLE {LONG_NAME} AS SELECT 1 AS n",
                   f"CREATE TABLE {LONG_NAME}_too AS SELECT 2 AS n")
-    assert book.sheetnames == ["rejected_rows_with_a_name_longe", "rejected_rows_with_a_name_lon~2"]
-    assert [sheet["A2"].value for sheet in book.worksheets] == [1, 2]
+    assert book.sheetnames == ["contents", "rejected_rows_with_a_name_longe", "rejected_rows_with_a_name_lon~2"]
+    assert [sheet["A2"].value for sheet in book.worksheets[1:]] == [1, 2]
 
 
 def test_rows_beyond_excel_limit_become_a_note(tmp_path, monkeypatch):
@@ -159,3 +164,47 @@ def test_a_failed_export_leaves_the_previous_workbook_and_no_temporary_file(work
         export_workbook(workbook.parent.parent / "mel.duckdb", workbook)
     assert [path.name for path in workbook.parent.iterdir()] == ["mel_marts.xlsx"]
     assert workbook.read_bytes() == before
+
+
+def test_the_contents_sheet_comes_first_and_lists_each_sheet_what_it_holds_and_its_rows(tmp_path):
+    book = export(tmp_path, "CREATE TABLE load_audit AS SELECT range AS n FROM range(3)",
+                  "CREATE TABLE contents AS SELECT 'a table named like the contents sheet' AS note",
+                  f"CREATE TABLE {LONG_NAME} AS SELECT 1 AS n WHERE false",
+                  descriptions={"load_audit": "One row per raw file: rows read. The rest is for the Dagster UI.",
+                                "contents": "Someone's 'notes'."})
+    assert book.sheetnames[0] == "contents"
+    assert values(book["contents"]) == [
+        ["sheet", "holds", "rows"],
+        ["contents~2", "Someone's 'notes'.", 1],
+        ["load_audit", "One row per raw file: rows read.", 3],
+        [LONG_NAME[:31], None, 0],
+    ]
+    assert values(book["contents~2"]) == [["note"], ["a table named like the contents sheet"]]
+    contents = book["contents"]
+    assert contents.freeze_panes == "A2" and contents.auto_filter.ref == "A1:C4"
+
+
+def test_each_indicator_code_has_the_indicator_name_beside_it(tmp_path):
+    book = export(tmp_path, "CREATE TABLE indicator_catalog (code VARCHAR, name VARCHAR)",
+                  "INSERT INTO indicator_catalog VALUES ('CAP-01', 'Women in union executive seats'), "
+                  "('AWR-02', 'Trained participants with a knowledge gain')",
+                  "CREATE TABLE indicator_values (indicator_code VARCHAR, project_code VARCHAR, value DOUBLE)",
+                  "INSERT INTO indicator_values VALUES ('CAP-01', 'MAP', 3), ('AWR-02', 'MAP', 80), "
+                  "('CAP-01', 'CALLE', 4), ('XYZ-09', 'MAP', 1)")
+    assert values(book["indicator_values"]) == [
+        ["indicator_code", "indicator_name", "project_code", "value"],
+        ["CAP-01", "Women in union executive seats", "MAP", 3],
+        ["AWR-02", "Trained participants with a knowledge gain", "MAP", 80],
+        ["CAP-01", "Women in union executive seats", "CALLE", 4],
+        ["XYZ-09", None, "MAP", 1],
+    ]
+    assert values(book["indicator_catalog"])[0] == ["code", "name"]
+
+
+def test_fractions_are_rounded_to_the_nine_decimals_the_engine_computes_in(tmp_path):
+    sheet = export(tmp_path, "CREATE TABLE t (x DOUBLE, exact DECIMAL(38, 9), n HUGEINT)",
+                   "INSERT INTO t VALUES (0.10999999999999988, 0.5, 170141183460469231731687303715884105727), "
+                   "(2.0 / 3, 1234567.123456789, 3), (80.00000000000001, 2, 0), (1e20, 0.000000001, -7)")["t"]
+    assert values(sheet)[1:] == [[0.11, 0.5, 170141183460469231731687303715884105727],
+                                 [0.666666667, 1234567.123456789, 3], [80, 2, 0], [1e20, 1e-09, -7]]
+    assert {cell.data_type for row in sheet.iter_rows(min_row=2) for cell in row} == {"n"}

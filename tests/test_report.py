@@ -8,7 +8,7 @@ import pytest
 
 from mel_pipeline.codes import THEMES
 from mel_pipeline.quality import FailedExpectation, QualityReport, SuiteResult
-from mel_pipeline.report import build_report, latest_published, overview
+from mel_pipeline.report import build_report, gap_reason, latest_published, overview
 from tests.test_quality import write_marts
 
 
@@ -137,3 +137,30 @@ def test_at_a_glance_takes_each_indicators_own_latest_published_semester_and_say
     # Latest semesters; on track, at risk, off track, incomplete, not reported, no target, not judged, suppressed;
     # reports received (AWR-01's 3 of 4 and AWR-02's 2024 H2 1 of 1); signals, outcomes, stories.
     assert cells[1:] == ["2025 H1 (2), 2024 H2 (1)", "1", "0", "1", "0", "0", "0", "0", "1", "4 of 5", "0", "0", "0"]
+
+
+def test_each_missing_point_says_why_on_the_chart_and_in_its_table(built):
+    _, page = built
+    for theme, code, semester, reason in [("capacity", "CAP-01", "2024 H1", "not reported"),
+                                          ("awareness", "AWR-02", "2024 H1", "suppressed for privacy")]:
+        indicator = re.search(rf"<figure><figcaption><h4>{code} .*?</figure>", section(page, theme), re.S).group(0)
+        gaps = re.findall(r'<g class="gap"><title>(.*?)</title><text[^>]*>(.*?)</text></g>', indicator)
+        assert gaps == [(f"{semester}: {reason}", reason)]
+        actual = re.search(rf"<tr><td>{semester}</td><td[^>]*>(.*?)</td>", indicator).group(1)
+        assert re.sub(r"<[^>]+>", "", actual) == ("suppressed" if reason.startswith("suppressed") else reason)
+    enforcement = re.search(r"<figure><figcaption><h4>ENF-03 .*?</figure>", section(page, "enforcement"), re.S)
+    assert '<g class="gap">' not in enforcement.group(0)  # a point in every semester
+
+
+def test_a_gap_is_suppressed_for_privacy_not_reported_or_without_data():
+    def cell(value, suppressed=False, expected=None, reported=None):
+        return pd.Series({"value": value, "suppressed": suppressed, "periods_expected": expected,
+                          "periods_reported": reported})
+
+    assert [gap_reason(row) for row in (
+        cell(None, suppressed=True, expected=2, reported=2),  # a figure on too few people
+        cell(None, expected=2, reported=0),                   # reports due, none received (or all rejected)
+        cell(float("nan"), expected=float("nan")),            # an indicator computed from other sources, no data
+        cell(None, expected=2, reported=1),                   # reports came, but no figure could be computed
+        cell(0.0, expected=2, reported=0),                    # a figure: no gap
+    )] == ["suppressed for privacy", "not reported", "no data", "no data", None]

@@ -141,7 +141,7 @@ def publish(context: dg.AssetExecutionContext, warehouse: MelWarehouse):
         ) from None
     context.log.info(f"published {published.path} ({sum(published.row_counts.values())} rows)")
     report = build_report(published.path, settings.marts_dir / REPORT_DIR, quality=gate.report)
-    workbook = export_workbook(published.path, settings.marts_dir / WORKBOOK_FILE)
+    workbook = export_workbook(published.path, settings.marts_dir / WORKBOOK_FILE, MART_DESCRIPTIONS)
     context.log.info(f"rebuilt {report} and {workbook}")
     outputs = {
         "report": dg.MetadataValue.path(str(report)),
