@@ -40,6 +40,13 @@ AMBIGUOUS_NUMBER = "[+-]?[1-9][0-9]{0,2}[.,][0-9]{3}"
 # CURP typed in the wrong column) is masked in messages, as is text of several words (`unless_identifying_sql`);
 # everything else is shown, so the grantee can find and fix it.
 IDENTIFYING_LOOK = "@|[0-9][0-9 ()-]{5,}[0-9]|[A-Za-z]{4}[0-9]{6}"
+# Words of survey answers written out ('Muy de acuerdo', 'strongly agree'): no name is made of these alone.
+ANSWER_WORDS = (
+    "muy", "de", "acuerdo", "desacuerdo", "en", "ni", "totalmente", "bastante", "poco", "nada", "algo", "mucho",
+    "bien", "mal", "bueno", "buena", "malo", "mala", "regular", "si", "no", "se", "sabe", "nunca", "siempre",
+    "a", "veces", "very", "strongly", "agree", "disagree", "neither", "nor", "somewhat", "good", "bad", "fair",
+    "not", "at", "all", "don't", "know", "never", "always", "sometimes",
+)
 MAX_LISTED_CODES = 12
 PSEUDONYM_HEX_DIGITS = 32  # a pseudonym is the first 32 lowercase hex digits of its HMAC-SHA256
 LINKING_ID_TYPE = "UHUGEINT"  # 32 hex digits are 128 bits: a linking pseudonym is stored as that number
@@ -285,11 +292,14 @@ def _failure(column: str, check: str, value_sql: str, message_sql: str) -> str:
 
 def unless_identifying_sql(text: str) -> str:
     """The text shown in a message, masked where it could identify someone: shaped like an email, phone or
-    CURP, or several words (a name typed in the wrong column), when the mask says how many words it hides."""
-    words = f"len(regexp_split_to_array(trim({text}), '\\s+'))"
+    CURP, or several words that are not all ANSWER_WORDS (a name typed in the wrong column), when the mask
+    says how many words it hides."""
+    words = f"regexp_split_to_array(lower(strip_accents(trim({text}))), '\\s+')"
+    answer_words = "[" + ", ".join(ql(word) for word in ANSWER_WORDS) + "]"
     return (f"CASE WHEN regexp_matches({text}, {ql(IDENTIFYING_LOOK)}) THEN {ql(MASK)} "
             f"WHEN regexp_matches({text}, '[A-Za-z]') AND regexp_matches(trim({text}), '\\S\\s+\\S') "
-            f"THEN '{MASK} (' || {words} || ' words, hidden: they could be a name)' ELSE {text} END")
+            f"AND NOT list_has_all({answer_words}, {words}) "
+            f"THEN '{MASK} (' || len({words}) || ' words, hidden: they could be a name)' ELSE {text} END")
 
 
 def _column_check_sql(name: str, col: pa.Column, check: pa.Check, masked: bool,

@@ -94,6 +94,8 @@ EXPECTED = {
         4, 3, ((3, "value", "ambiguous_number"),),
         staged=("value, numerator, denominator", [(1927.0, None, None), (None, 1040.0, 1052.0), (50.0, 30.0, 60.0)])),
     "indicator_reports/submitted_in_us_date_order.csv": Loaded(2, 1, ((2, "submitted_on", "column_compare"),)),
+    "feedback/answers_written_as_words.csv": Loaded(
+        2, 1, ((3, "enforcement_improved", "dtype"),), notes="ignored unknown column(s): _index"),
     # -- spreadsheets
     "indicator_reports/merged_two_level_header.xlsx": Loaded(
         2, 2, staged=("sex, value, _row_number", [("total", 40.0, 4), ("female", 25.0, 5)])),

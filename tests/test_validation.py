@@ -269,7 +269,8 @@ def test_messages_show_values_that_identify_no_one_and_mask_the_ones_that_could(
         "project_code,event_id,event_date,channel,curp,sex,age,state,participant_type,pre_score,post_score\n"
         "MAP,E1,2022-03-01,in_person,LOAA850101MDFPNN09,female,7,Puebla,worker,excelente,80\n"
         "MAP,E1,2022-03-01,in_person,LOAB850101MDFPNN09,female,55 1234 5678,Puebla,worker,40,80\n"
-        "MAP,E1,2022-03-01,in_person,LOAC850101MDFPNN09,female,30,ana@example.org,worker,40,muy bien\n"))
+        "MAP,E1,2022-03-01,in_person,LOAC850101MDFPNN09,female,30,ana@example.org,worker,40,Ana Ruiz\n"
+        "MAP,E1,2022-03-01,in_person,LOAD850101MDFPNN09,female,30,Puebla,worker,Muy de acuerdo,80\n"))
     assert [[(f["column"], f["check"], f["value"], f["message"]) for f in failures if f["check"] != "reference"]
             for failures in frame["_failures"]] == [
         [("age", "in_range", "7", "7 is outside the range 14 to 100"),
@@ -280,4 +281,5 @@ def test_messages_show_values_that_identify_no_one_and_mask_the_ones_that_could(
                                   "Colima, Durango, Estado de México, Guanajuato, ... (see docs/data-contract.md)"),
          ("post_score", "dtype", "*** (2 words, hidden: they could be a name)",
           "'*** (2 words, hidden: they could be a name)' is not a number")],
+        [("pre_score", "dtype", "Muy de acuerdo", "'Muy de acuerdo' is not a number")],
     ]
