@@ -93,7 +93,7 @@ class SourceSummary:
         return self.rows.get("rows_rejected", 0)
 
     @property
-    def files_not_loaded(self) -> int:
+    def files_left_out(self) -> int:
         return sum(len(files) for files in self.files_by_status.values())
 
 

@@ -46,11 +46,10 @@ def staging_check_results(connection: duckdb.DuckDBPyConnection,
     """The three checks of a staging asset, from what load_audit and rejected_rows hold for its source."""
     source = summary.source
     unbalanced = files_out_of_balance(connection, source)
-    messages = rejection_messages_markdown(connection, source)
     return [
         dg.AssetCheckResult(
             check_name="files_readable", passed=not summary.files_by_status, severity=dg.AssetCheckSeverity.WARN,
-            description=(f"{summary.files_not_loaded} of {summary.files} files not loaded"
+            description=(f"{summary.files_left_out} of {summary.files} files not loaded"
                          if summary.files_by_status else f"all {summary.files} files loaded"),
             metadata={"files_not_loaded": dg.MetadataValue.json(summary.files_by_status),
                       "files": dg.MetadataValue.md(files_not_loaded_markdown(connection, source))}),
@@ -63,7 +62,7 @@ def staging_check_results(connection: duckdb.DuckDBPyConnection,
                          else "no row rejected"),
             metadata={"rows_rejected": summary.rows_rejected,
                       "failures_by_check": dg.MetadataValue.md(failures_by_check_markdown(connection, source)),
-                      "sample": dg.MetadataValue.md(messages)}),
+                      "sample": dg.MetadataValue.md(rejection_messages_markdown(connection, source))}),
     ]
 
 
