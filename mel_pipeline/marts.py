@@ -149,16 +149,18 @@ STAKEHOLDER_DIVERGENCE_SQL = f"""
     ORDER BY a.item, a.project_code = 'PORTFOLIO' DESC, a.project_code, year, group_a, group_b"""
 
 
+def masked_identifiers_sql(expression: str) -> str:
+    """SQL for the text of `expression` with anything shaped like a direct identifier masked."""
+    for pattern in IDENTIFIER_PATTERNS:
+        expression = f"regexp_replace({expression}, '{pattern}', '***', 'g')"
+    return expression
+
+
 def rejected_rows_sql() -> str:
     """Rejected rows for the marts, with anything shaped like a direct identifier masked."""
-    def scrub(column: str) -> str:
-        expression = column
-        for pattern in IDENTIFIER_PATTERNS:
-            expression = f"regexp_replace({expression}, '{pattern}', '***', 'g')"
-        return expression
-
-    return (f'SELECT source, file, row_number, "column", "check", {scrub("value")} AS value, '
-            f"{scrub('message')} AS message, severity FROM rejected_rows ORDER BY source, file, row_number")
+    return (f'SELECT source, file, row_number, "column", "check", {masked_identifiers_sql("value")} AS value, '
+            f"{masked_identifiers_sql('message')} AS message, severity FROM rejected_rows "
+            "ORDER BY source, file, row_number")
 
 
 THEME_SCORECARD_SQL = """

@@ -12,12 +12,13 @@ from mel_pipeline.warehouse import quote_identifier as qi
 PREVIEW_ROWS = 5
 
 
-def markdown_table(columns: list[str], rows: list[tuple]) -> str:
-    """A GitHub-flavoured Markdown table; cells are shortened and pipes escaped."""
+def markdown_table(columns: list[str], rows: list[tuple], shorten: bool = True) -> str:
+    """A GitHub-flavoured Markdown table; pipes escaped, and cells shortened to 80 characters unless
+    `shorten` is false (for messages whose end says how to fix the row)."""
     def cell(value) -> str:
         text = "" if value is None else str(value)
         text = text.replace("|", "\\|").replace("\n", " ")
-        return text if len(text) <= 80 else text[:77] + "..."
+        return text if len(text) <= 80 or not shorten else text[:77] + "..."
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
@@ -37,17 +38,3 @@ def table_preview(connection: duckdb.DuckDBPyConnection, table: str, limit: int 
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
         [table]).fetchall() if not name.startswith("_") and name not in leave_out]
     return query_markdown(connection, f"SELECT {', '.join(qi(c) for c in columns)} FROM {qi(table)} LIMIT {int(limit)}")
-
-
-def rejection_sample(connection: duckdb.DuckDBPyConnection, source: str, limit: int = 20) -> str:
-    """Up to `limit` rejections of a source, whole-file errors first."""
-    return query_markdown(connection, """
-        SELECT file, row_number AS "row", "column", "check", value, message FROM rejected_rows
-        WHERE source = ? ORDER BY severity = 'error' DESC, file, row_number NULLS FIRST LIMIT ?""", [source, limit])
-
-
-def rejection_counts(connection: duckdb.DuckDBPyConnection, source: str) -> str:
-    """How often each check failed in a source, most frequent first."""
-    return query_markdown(connection, """
-        SELECT "column", "check", count(*) AS failures, count(DISTINCT file || ':' || coalesce(row_number, 0)) AS rows
-        FROM rejected_rows WHERE source = ? GROUP BY ALL ORDER BY failures DESC""", [source])

@@ -2,11 +2,13 @@
 
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import duckdb
 import pytest
 from dagster._utils.schedules import schedule_execution_time_iterator
 
@@ -17,8 +19,15 @@ from mel_pipeline.defs.automation import (
 )
 from mel_pipeline.cli import main
 from mel_pipeline.defs.definitions import defs
+from mel_pipeline.defs.operations import RUN_SUMMARY_KEY, run_tags
 from mel_pipeline.indicator_registry import load_registry
+from mel_pipeline.run_summary import (
+    CHECK_TITLES, SourceSummary, check_title, failures_by_check, failures_by_check_markdown, files_not_loaded_markdown,
+    files_out_of_balance, headline, rejection_messages, rejection_messages_markdown, summarise_sources,
+    summary_markdown, summary_table, summary_text,
+)
 from mel_pipeline.settings import REPO_ROOT, Settings
+from mel_pipeline.warehouse import AUDIT_TABLES_SQL
 
 # The published tables (README, "Querying the marts"); one asset each.
 MART_TABLES = ["indicator_values", "theme_scorecard", "sentinel_signals", "outcome_harvest_summary", "msc_summary",
@@ -45,7 +54,7 @@ def test_asset_keys_and_groups_match_the_contract_and_the_registry():
     expected |= {sheet.asset_name: sheet.theme for sheet in sheets}
     expected |= {"indicator_catalog": "catalogue", "indicator_values": "indicators", "sentinel_signals": "indicators"}
     expected |= {f"mart_{table}": "marts" for table in MART_TABLES}
-    expected["run_failures"] = "operations"
+    expected |= {"run_failures": "operations", "run_summary": "operations"}
     graph = defs.resolve_asset_graph()
     actual = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert actual == expected
@@ -59,6 +68,7 @@ def test_every_staging_asset_carries_its_three_checks_and_every_asset_a_descript
         assert {name for asset, name in checks if asset == f"stg_{source}"} == STAGING_CHECKS, source
     assert {name for asset, name in checks if asset == "indicator_values"} == {
         "disaggregations_add_up", "every_indicator_has_values"}
+    assert {name for asset, name in checks if asset == "run_summary"} == {"everything_loaded"}
     assert [key.to_user_string() for key in graph.get_all_asset_keys() if not graph.get(key).description] == []
 
 
@@ -288,3 +298,183 @@ def test_the_ui_port_is_chosen_by_flag_else_mel_ui_port_else_3000(monkeypatch, t
     main(["ui", "--port", "3200"])
     assert [arguments[arguments.index("--port") + 1] for arguments in started] == ["3000", "3100", "3200"]
     assert Settings.from_env().ui_port == 3100
+
+
+# --- run_summary and the staging checks --------------------------------------------------------
+
+
+def test_every_check_code_the_validator_and_ingest_can_emit_has_a_plain_title():
+    """The codes are read from the contract's pandera checks and from the code that writes rejected_rows."""
+    schemas = [source.schema(dt.date(2025, 12, 31)) for source in SOURCES.values()]
+    emitted = {check.name for schema in schemas for column in schema.columns.values() for check in column.checks}
+    emitted |= {check.name for schema in schemas for check in schema.checks}
+    package = REPO_ROOT / "mel_pipeline"
+    emitted |= set(re.findall(r'_failure\([^,]+, "(\w+)"', (package / "validation.py").read_text()))
+    emitted |= set(re.findall(r"INSERT INTO rejected_rows VALUES \([^']*'(\w+)'", (package / "ingest.py").read_text()))
+    assert emitted == {
+        "not_nullable", "dtype", "isin", "greater_than_or_equal_to", "less_than_or_equal_to", "in_range",
+        "str_matches", "str_length", "column_compare", "any_present", "unique", "reference", "rate_parts",
+        "within_project_dates", "malformed_row", "file_unreadable"}
+    # The validator translates two bounds no contract uses yet.
+    assert set(CHECK_TITLES) - emitted == {"greater_than", "less_than"}
+    assert check_title("isin") == "value not in the allowed list (isin)"
+    assert check_title("a_new_code") == "a_new_code"
+
+
+def audit_connection() -> duckdb.DuckDBPyConnection:
+    """A warehouse's audit tables holding, as another loader might write them, a `rows_superseded` figure and
+    a `still_being_written` status besides quarantine; and rejections: in projects/a.csv, row 3 fails two checks
+    and rows 4 and 5 the same one (one with a CURP in its message); projects/b.csv is refused whole with 6 rows."""
+    connection = duckdb.connect()
+    connection.execute(AUDIT_TABLES_SQL)
+    connection.execute("ALTER TABLE load_audit ADD COLUMN rows_superseded BIGINT DEFAULT 0")
+    audit = [("projects", "projects/a.csv", "loaded", 10, 7, 3, 0, None),
+             ("projects", "projects/b.csv", "quarantined", 6, 0, 6, 0, "projects/b.csv: not valid UTF-8"),
+             ("outcomes", "outcomes/new.csv", "still_being_written", 0, 0, 0, 0, "changed 2 s ago: read next run"),
+             ("outcomes", "outcomes/old.csv", "loaded", 5, 3, 0, 2, None)]
+    connection.executemany(
+        "INSERT INTO load_audit (source, file, status, rows_read, rows_loaded, rows_rejected, rows_superseded, notes, "
+        "sha256, contract_version, loaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'x', 'v', now())", audit)
+    rejected = [
+        ("projects/a.csv", 3, "end_date", "column_compare", "start_date (2023-01-01) must be <= end_date (2022-01-01)"),
+        ("projects/a.csv", 3, "report_due_days", "in_range", "400 is outside the range 0 to 365"),
+        ("projects/a.csv", 4, "themes", "isin", "'x' is not an allowed themes: use one of awareness, cla"),
+        ("projects/a.csv", 5, "themes", "isin",
+         "'GOMC800101HDFRRL09' is not an allowed themes: use one of awareness, cla"),
+    ]
+    connection.executemany("INSERT INTO rejected_rows VALUES ('projects', ?, ?, ?, ?, NULL, ?, 'row')", rejected)
+    connection.execute("INSERT INTO rejected_rows VALUES ('projects', 'projects/b.csv', NULL, NULL, 'file_unreadable', "
+                       "NULL, 'projects/b.csv: not valid UTF-8', 'error')")
+    return connection
+
+
+def test_the_summary_lists_every_status_and_row_figure_load_audit_holds():
+    connection = audit_connection()
+    summaries = summarise_sources(connection)
+    by_source = {summary.source: summary for summary in summaries}
+    assert by_source["projects"] == SourceSummary(
+        "projects", 2, {"rows_read": 16, "rows_loaded": 7, "rows_rejected": 9, "rows_superseded": 0},
+        {"quarantined": ["projects/b.csv"]})
+    assert by_source["outcomes"] == SourceSummary(
+        "outcomes", 2, {"rows_read": 5, "rows_loaded": 3, "rows_rejected": 0, "rows_superseded": 2},
+        {"still_being_written": ["outcomes/new.csv"]})
+    assert by_source["targets"] == SourceSummary(
+        "targets", 0, {"rows_read": 0, "rows_loaded": 0, "rows_rejected": 0, "rows_superseded": 0}, {})
+    headings, rows = summary_table(summaries)
+    assert headings == ["source", "files", "rows read", "rows loaded", "rows rejected", "rows superseded",
+                        "files quarantined", "files still being written"]
+    assert rows[:2] == [("projects", 2, 16, 7, 9, 0, 1, 0), ("indicator_reports", 0, 0, 0, 0, 0, 0, 0)]
+    assert ("outcomes", 2, 5, 3, 0, 2, 0, 1) in rows
+    assert headline(summaries) == "10 rows loaded, 9 rejected; 1 file quarantined, 1 file still being written."
+    text = summary_text(summaries).splitlines()
+    assert text[0] == ("source            files rows read rows loaded rows rejected rows superseded files quarantined "
+                       "files still being written")
+    assert text[1] == ("projects              2        16           7             9               0                 1 "
+                       "                        0")
+    assert text[-2:] == ["quarantined: projects/b.csv (projects)", "still being written: outcomes/new.csv (outcomes)"]
+    assert summary_markdown(summaries).endswith(
+        "| source | status | file |\n|---|---|---|\n| projects | quarantined | projects/b.csv |\n"
+        "| outcomes | still_being_written | outcomes/new.csv |")
+    assert run_tags(summaries) == {"mel/rows_rejected": "9", "mel/files_quarantined": "1",
+                                   "mel/files_still_being_written": "1"}
+    # Rows read = loaded + rejected + superseded, whichever figures load_audit has.
+    assert files_out_of_balance(connection, "outcomes") == []
+    connection.execute("UPDATE load_audit SET rows_superseded = 0 WHERE file = 'outcomes/old.csv'")
+    assert files_out_of_balance(connection, "outcomes") == ["outcomes/old.csv"]
+
+
+def test_failures_by_check_counts_rows_as_rows_rejected_does_and_messages_are_whole_and_masked():
+    connection = audit_connection()
+    assert failures_by_check(connection, "projects") == [
+        ("file that could not be read (quarantined) (file_unreadable)", "(whole file)", 6, 1),
+        ("value not in the allowed list (isin)", "themes", 2, 1),
+        ("two values in the wrong order (e.g. a start after its end) (column_compare)", "end_date", 1, 1),
+        ("value outside the allowed range (in_range)", "report_due_days", 1, 1),
+    ]
+    assert failures_by_check_markdown(connection, "projects").endswith(
+        "\n\n9 rows rejected in all; a row that failed several checks is counted under each.")
+    assert failures_by_check_markdown(connection, "outcomes") == "none"
+    shown, distinct = rejection_messages(connection, "projects")
+    assert distinct == 5
+    assert shown == [
+        ("file that could not be read (quarantined) (file_unreadable)", "(whole file)",
+         "projects/b.csv: not valid UTF-8", 6, 1, "projects/b.csv"),
+        ("two values in the wrong order (e.g. a start after its end) (column_compare)", "end_date",
+         "start_date (2023-01-01) must be <= end_date (2022-01-01)", 1, 1, "projects/a.csv, row 3"),
+        ("value outside the allowed range (in_range)", "report_due_days", "400 is outside the range 0 to 365",
+         1, 1, "projects/a.csv, row 3"),
+        ("value not in the allowed list (isin)", "themes", "'x' is not an allowed themes: use one of awareness, cla",
+         1, 1, "projects/a.csv, row 4"),
+        ("value not in the allowed list (isin)", "themes", "'***' is not an allowed themes: use one of awareness, cla",
+         1, 1, "projects/a.csv, row 5"),
+    ]
+    assert rejection_messages_markdown(connection, "projects", limit=2).endswith(
+        "| two values in the wrong order (e.g. a start after its end) (column_compare) | end_date | start_date "
+        "(2023-01-01) must be <= end_date (2022-01-01) | 1 | 1 | projects/a.csv, row 3 |\n\n"
+        "3 more distinct messages: see the table rejected_rows.")
+    assert files_not_loaded_markdown(connection, "outcomes") == (
+        "| file | status | why |\n|---|---|---|\n"
+        "| outcomes/new.csv | still_being_written | changed 2 s ago: read next run |")
+
+
+@pytest.fixture
+def broken_projects(tmp_path: Path, monkeypatch) -> Path:
+    """A projects folder of two good rows and one row failing two checks, and a PDF that is quarantined."""
+    folder = tmp_path / "raw" / "projects"
+    folder.mkdir(parents=True)
+    header = ("codigo_proyecto,titulo,nombre_corto,organizacion,fecha_inicio,fecha_fin,presupuesto_usd,temas,"
+              "dias_entrega,fuente")
+    (folder / "projects.csv").write_text("\n".join([
+        header, "CALLE,Working conditions,CALLE,AIR,2019-12-15,2024-03-30,6250000,enforcement;cla,30,x",
+        "MAP,Awareness raising,MAP,Partners,2021-01-01,2025-06-30,10000000,awareness;cla,30,x",
+        "BAD,Some title,,Org,2023-01-01,2022-01-01,100,awareness,400,x"]) + "\n")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    for name, value in {"MEL_RAW_DIR": tmp_path / "raw", "MEL_WAREHOUSE": tmp_path / "warehouse" / "mel.duckdb",
+                        "MEL_MARTS_DIR": tmp_path / "marts", "MEL_AS_OF": "2025-12-31"}.items():
+        monkeypatch.setenv(name, str(value))
+    return folder
+
+
+def test_a_run_with_rejections_and_a_quarantined_file_warns_and_says_so_on_the_run(broken_projects):
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("full_refresh").execute_in_process(
+        instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey("stg_projects"), RUN_SUMMARY_KEY])
+    assert result.success
+    checks = {evaluation.check_name: evaluation for evaluation in result.get_asset_check_evaluations()}
+    assert {name: (check.passed, check.severity) for name, check in checks.items()} == {
+        "files_readable": (False, dg.AssetCheckSeverity.WARN),
+        "rows_accounted_for": (True, dg.AssetCheckSeverity.ERROR),
+        "no_rejected_rows": (False, dg.AssetCheckSeverity.WARN),
+        "everything_loaded": (False, dg.AssetCheckSeverity.WARN)}
+    metadata = {name: {key: value.value for key, value in check.metadata.items()} for name, check in checks.items()}
+    assert checks["files_readable"].description == "1 of 2 files not loaded"
+    assert metadata["files_readable"]["files_not_loaded"] == {"quarantined": ["projects/notes.pdf"]}
+    assert metadata["files_readable"]["files"] == (
+        "| file | status | why |\n|---|---|---|\n| projects/notes.pdf | quarantined | projects/notes.pdf: '.pdf' files "
+        "are not accepted here; save it as one of: csv, xlsx |")
+    assert metadata["rows_accounted_for"] == {"rows_read": 3, "rows_loaded": 2, "rows_rejected": 1,
+                                              "files_out_of_balance": []}
+    assert checks["no_rejected_rows"].description == "1 row rejected"
+    assert metadata["no_rejected_rows"]["failures_by_check"] == (
+        "| what failed (check) | column | rows | files |\n|---|---|---|---|\n"
+        "| two values in the wrong order (e.g. a start after its end) (column_compare) | start_date | 1 | 1 |\n"
+        "| value outside the allowed range (in_range) | report_due_days | 1 | 1 |\n"
+        "| file that could not be read (quarantined) (file_unreadable) | (whole file) | 0 | 1 |\n\n"
+        "1 row rejected in all; a row that failed several checks is counted under each.")
+    assert metadata["no_rejected_rows"]["sample"].splitlines()[2:] == [
+        "| file that could not be read (quarantined) (file_unreadable) | (whole file) | projects/notes.pdf: '.pdf' "
+        "files are not accepted here; save it as one of: csv, xlsx | 0 | 1 | projects/notes.pdf |",
+        "| two values in the wrong order (e.g. a start after its end) (column_compare) | start_date | start_date "
+        "(2023-01-01) must be <= end_date (2022-01-01) | 1 | 1 | projects/projects.csv, row 4 |",
+        "| value outside the allowed range (in_range) | report_due_days | 400 is outside the range 0 to 365 | 1 | 1 "
+        "| projects/projects.csv, row 4 |"]
+    summary = instance.get_latest_materialization_event(RUN_SUMMARY_KEY).asset_materialization
+    shown = {key: value.value for key, value in summary.metadata.items()}
+    assert shown["summary"] == "2 rows loaded, 1 rejected; 1 file quarantined."
+    assert shown["by_source"].splitlines()[:3] == [
+        "| source | files | rows read | rows loaded | rows rejected | files quarantined |", "|---|---|---|---|---|---|",
+        "| projects | 2 | 3 | 2 | 1 | 1 |"]
+    assert (shown["rows_rejected"], shown["files_not_loaded"]) == (1, 1)
+    assert metadata["everything_loaded"]["files_not_loaded"] == ["projects/notes.pdf (quarantined)"]
+    tags = instance.get_run_by_id(result.run_id).tags
+    assert (tags["mel/rows_rejected"], tags["mel/files_quarantined"]) == ("1", "1")

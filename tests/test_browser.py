@@ -1,18 +1,18 @@
 """Acceptance: an officer's session in the Dagster UI, driven through Debian's Chromium.
 
 `make ui` is started against a private Dagster instance (a copy of .dagster_home/dagster.yaml in a
-temporary folder) and private data folders, so the test never touches the developer's instance or
-data/. Screenshots of every step, the server's log and the timings go to test-artifacts/browser/.
+temporary folder), private data folders and a port nothing listens on (through MEL_UI_PORT), so the
+test never touches the developer's instance, data/ or `make ui`, and two runs of it never wait for each
+other. Screenshots of every step, the server's log and the timings go to test-artifacts/browser/.
 """
 
-import fcntl
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -26,17 +26,22 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-BASE_URL = "http://127.0.0.1:3000"
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
 SERVER_TIMEOUT_S = 90
 RUN_TIMEOUT_MS = 240_000
 STEP_TIMEOUT_MS = 30_000
-LOCK_TIMEOUT_S = 900
 
 
-def server_answers() -> bool:
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def server_answers(base_url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{BASE_URL}/server_info", timeout=2):
+        with urllib.request.urlopen(f"{base_url}/server_info", timeout=2):
             return True
     except OSError:
         return False
@@ -64,36 +69,23 @@ def stop(process: subprocess.Popen, grace_s: float = 30) -> None:
 
 
 @pytest.fixture
-def port_to_ourselves():
-    """Wait for any other run of this test on the machine to finish: they would share port 3000."""
-    with (Path(tempfile.gettempdir()) / "mel-pipeline-browser-test.lock").open("w") as lock:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.skip(f"another run of the browser test held port 3000 for {LOCK_TIMEOUT_S} s")
-                time.sleep(1)
-        yield
-
-
-@pytest.fixture
-def dagster_ui(tmp_path: Path, port_to_ourselves):
-    """`make ui` on 127.0.0.1:3000 with everything it writes under tmp_path; yields the settings' folders."""
+def dagster_ui(tmp_path: Path):
+    """`make ui` on a free port of 127.0.0.1 with everything it writes under tmp_path; yields the settings'
+    folders and the UI's address."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: install Debian's chromium (.ci/run does) to run the browser test")
-    if server_answers():
-        pytest.skip(f"something already answers on {BASE_URL} (a `make ui` of yours?); stop it to run this test")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(REPO_ROOT / ".dagster_home" / "dagster.yaml", home / "dagster.yaml")
     shutil.copytree(REPO_ROOT / "data" / "raw", tmp_path / "raw")
-    folders = {"raw": tmp_path / "raw", "marts": tmp_path / "marts"}
-    environment = {**os.environ, "DAGSTER_HOME": str(home), "MEL_RAW_DIR": str(folders["raw"]),
+    folders = {"raw": tmp_path / "raw", "marts": tmp_path / "marts", "base_url": base_url}
+    # PORT unset: make would take it from the environment and prefer it to MEL_UI_PORT.
+    environment = {**{name: value for name, value in os.environ.items() if name != "PORT"},
+                   "DAGSTER_HOME": str(home), "MEL_UI_PORT": str(port), "MEL_RAW_DIR": str(folders["raw"]),
                    "MEL_WAREHOUSE": str(tmp_path / "warehouse" / "mel.duckdb"), "MEL_MARTS_DIR": str(folders["marts"])}
     started = time.monotonic()
     with (ARTIFACTS / "make_ui.log").open("w") as log:
@@ -105,22 +97,23 @@ def dagster_ui(tmp_path: Path, port_to_ourselves):
             # A background parent may have left SIGINT ignored; dagster dev stops cleanly only on SIGINT.
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
-            while not server_answers():
+            while not server_answers(base_url):
                 assert process.poll() is None, f"`make ui` exited with {process.returncode}; see {log.name}"
-                assert time.monotonic() - started < SERVER_TIMEOUT_S, f"no answer on {BASE_URL} after " \
+                assert time.monotonic() - started < SERVER_TIMEOUT_S, f"no answer on {base_url} after " \
                                                                       f"{SERVER_TIMEOUT_S} s; see {log.name}"
                 time.sleep(0.5)
             folders["server_ready_s"] = round(time.monotonic() - started, 1)
             yield folders
         finally:
             stop(process)
-    assert not server_answers(), "the UI still answers after it was stopped"
+    assert not server_answers(base_url), "the UI still answers after it was stopped"
 
 
 def test_an_officer_refreshes_everything_from_the_ui_and_reads_the_results(dagster_ui):
     from playwright.sync_api import expect, sync_playwright
 
     timings = {"server_ready_s": dagster_ui["server_ready_s"]}
+    base_url = dagster_ui["base_url"]
     step = iter(range(1, 100))
 
     def screenshot(page, name: str) -> None:
@@ -128,15 +121,15 @@ def test_an_officer_refreshes_everything_from_the_ui_and_reads_the_results(dagst
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
         try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.set_default_timeout(STEP_TIMEOUT_MS)
             expect.set_options(timeout=STEP_TIMEOUT_MS)
             # On a first visit this dialog covers the page until "Skip" is clicked; it may appear late.
             page.add_locator_handler(page.get_by_text("Join the Dagster community"),
                                      lambda: page.get_by_role("button", name="Skip").click())
 
-            page.goto(BASE_URL)
+            page.goto(base_url)
             page.get_by_role("navigation").get_by_role("link", name="Lineage").click()
             expect(page.get_by_text("Global asset lineage")).to_be_visible()
             for group in ("staging", "catalogue", "indicators", "marts", "operations"):
@@ -163,17 +156,33 @@ def test_an_officer_refreshes_everything_from_the_ui_and_reads_the_results(dagst
             screenshot(page, "run_finished")
             assert outcome.inner_text() == "Success", f"run {run_id} ended in {outcome.inner_text()}"
 
-            page.goto(f"{BASE_URL}/assets/stg_participants?view=checks")
+            # The run succeeds, since the sample's bad rows are rejected and the rest published; its page says
+            # so: run_summary's line in the log names the rejections, and the run's tags count them.
+            page.reload()
+            page.get_by_placeholder("Filter…").fill("Run summary")
+            expect(page.get_by_text(re.compile(
+                r"Run summary: [\d,]+ rows loaded, 9 rejected in 3 sources\.")).first).to_be_visible()
+            screenshot(page, "run_summary")
+            page.get_by_role("button", name="View tags and config").click()
+            expect(page.get_by_role("dialog")).to_contain_text("mel/rows_rejected: 9")
+            screenshot(page, "run_tags")
+            page.get_by_role("dialog").get_by_role("button", name="OK").click()
+            expect(page.get_by_role("dialog")).to_be_hidden()
+
+            page.goto(f"{base_url}/assets/stg_participants?view=checks")
             for check in ("files_readable", "rows_accounted_for", "no_rejected_rows"):
                 expect(page.get_by_text(check, exact=True).first).to_be_visible()
             page.get_by_text("no_rejected_rows", exact=True).first.click()
             expect(page.get_by_text("Evaluation result")).to_be_visible()
-            expect(page.get_by_text(re.compile(r"^(Passed|Failed|Warning)$")).first).to_be_visible()
+            # A WARN shows as "Failed" beside an orange warning sign (an ERROR's sign is red), with its description.
+            expect(page.get_by_text("Failed", exact=True).first).to_be_visible()
+            expect(page.get_by_text("3 rows rejected", exact=True)).to_be_visible()
             for evidence in ("rows_rejected", "failures_by_check", "sample"):
                 expect(page.get_by_text(evidence, exact=True).first).to_be_visible()
             screenshot(page, "check_result")
             page.locator("tr", has_text="sample").get_by_text("[Show Markdown]").click()
             expect(page.get_by_role("dialog")).to_contain_text("participants/")  # each rejection names its file
+            expect(page.get_by_role("dialog")).to_contain_text("value outside the allowed range (in_range)")
             screenshot(page, "check_evidence")
             page.keyboard.press("Escape")
             expect(page.get_by_role("dialog")).to_be_hidden()
@@ -190,6 +199,9 @@ def test_an_officer_refreshes_everything_from_the_ui_and_reads_the_results(dagst
             page.goto(report.as_uri())
             expect(page.locator("h1").first).to_be_visible()
             screenshot(page, "report")
+        except Exception:
+            screenshot(page, "failed_here")
+            raise
         finally:
             browser.close()
             (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=2))

@@ -12,6 +12,7 @@ from mel_pipeline.defs.automation import (
 )
 from mel_pipeline.defs.indicators import build_indicator_assets
 from mel_pipeline.defs.marts import publish
+from mel_pipeline.defs.operations import run_summary
 from mel_pipeline.defs.resources import MelWarehouse
 from mel_pipeline.defs.staging import STAGING_ASSETS
 
@@ -19,7 +20,7 @@ from mel_pipeline.defs.staging import STAGING_ASSETS
 def build_definitions() -> dg.Definitions:
     """All definitions, with the warehouse resource bound."""
     return dg.Definitions(
-        assets=[*STAGING_ASSETS, *build_indicator_assets(), publish, run_failures],
+        assets=[*STAGING_ASSETS, *build_indicator_assets(), publish, run_summary, run_failures],
         jobs=[full_refresh],
         schedules=[nightly_refresh],
         sensors=[raw_files_sensor, record_run_failure],

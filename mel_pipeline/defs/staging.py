@@ -2,12 +2,17 @@
 
 
 import dagster as dg
+import duckdb
 
 from mel_pipeline.contract import LOAD_ORDER, SOURCES, Source
 from mel_pipeline.defs.resources import MelWarehouse
 from mel_pipeline.ingest import ingest_source
 from mel_pipeline.readers.files import HashCache
-from mel_pipeline.summaries import rejection_counts, rejection_sample, table_preview
+from mel_pipeline.run_summary import (
+    ROWS_READ, SourceSummary, counted, failures_by_check_markdown, files_not_loaded_markdown, files_out_of_balance,
+    rejection_messages_markdown, summarise_sources,
+)
+from mel_pipeline.summaries import table_preview
 from mel_pipeline.validation import linking_column
 
 STAGING_GROUP = "staging"
@@ -23,11 +28,41 @@ def _check_specs(source: Source) -> list[dg.AssetCheckSpec]:
     key = staging_key(source.name)
     return [
         dg.AssetCheckSpec("files_readable", asset=key,
-                          description="Every file in the folder could be read; a quarantined file fails at ERROR."),
-        dg.AssetCheckSpec("rows_accounted_for", asset=key,
-                          description="For every file, rows read = rows loaded + rows rejected."),
+                          description="Every file in the folder was loaded. A file that was not (quarantined because "
+                                      "it could not be read, or set aside with another status) is a WARN naming the "
+                                      "file, its status and why; the other files load all the same."),
+        dg.AssetCheckSpec("rows_accounted_for", asset=key, blocking=True,
+                          description="For every file, rows read = rows loaded + rows rejected (+ any other "
+                                      "destination load_audit counts). A file out of balance has lost rows: ERROR, "
+                                      "and nothing downstream of this source is computed or published in the run."),
         dg.AssetCheckSpec("no_rejected_rows", asset=key,
-                          description="No row was rejected; otherwise WARN with the rejections and their reasons."),
+                          description="No row was rejected; otherwise a WARN with the rows rejected per check, in "
+                                      "plain words with the check's code, and every distinct message whole."),
+    ]
+
+
+def staging_check_results(connection: duckdb.DuckDBPyConnection,
+                          summary: SourceSummary) -> list[dg.AssetCheckResult]:
+    """The three checks of a staging asset, from what load_audit and rejected_rows hold for its source."""
+    source = summary.source
+    unbalanced = files_out_of_balance(connection, source)
+    return [
+        dg.AssetCheckResult(
+            check_name="files_readable", passed=not summary.files_by_status, severity=dg.AssetCheckSeverity.WARN,
+            description=(f"{summary.files_left_out} of {summary.files} files not loaded"
+                         if summary.files_by_status else f"all {summary.files} files loaded"),
+            metadata={"files_not_loaded": dg.MetadataValue.json(summary.files_by_status),
+                      "files": dg.MetadataValue.md(files_not_loaded_markdown(connection, source))}),
+        dg.AssetCheckResult(
+            check_name="rows_accounted_for", passed=not unbalanced, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={**summary.rows, "files_out_of_balance": dg.MetadataValue.json(unbalanced)}),
+        dg.AssetCheckResult(
+            check_name="no_rejected_rows", passed=summary.rows_rejected == 0, severity=dg.AssetCheckSeverity.WARN,
+            description=(f"{counted(summary.rows_rejected, 'row')} rejected" if summary.rows_rejected
+                         else "no row rejected"),
+            metadata={"rows_rejected": summary.rows_rejected,
+                      "failures_by_check": dg.MetadataValue.md(failures_by_check_markdown(connection, source)),
+                      "sample": dg.MetadataValue.md(rejection_messages_markdown(connection, source))}),
     ]
 
 
@@ -57,42 +92,21 @@ def build_staging_asset(source: Source) -> dg.AssetsDefinition:
             hashes.save()
             table = f"stg_{source.name}"
             total_rows = connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            audit = connection.execute(
-                "SELECT count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected), "
-                "count(*) FILTER (WHERE rows_read <> rows_loaded + rows_rejected) FROM load_audit WHERE source = ?",
-                [source.name]).fetchone()
-            files, read, loaded, rejected, unbalanced = (value or 0 for value in audit)
             # The per-identifier pseudonyms only serve person linking; the preview shows the person key.
             linking = source.linking.identifiers if source.linking else ()
             preview = table_preview(connection, table, leave_out=tuple(linking_column(name) for name in linking))
-            sample = rejection_sample(connection, source.name) if rejected or result.quarantined else ""
-            counts = rejection_counts(connection, source.name) if rejected else ""
+            [summary] = summarise_sources(connection, [source.name])
+            checks = staging_check_results(connection, summary)
         for file in result.files:
             context.log.info(f"{file.file}: {file.status}, {file.rows_loaded} loaded, {file.rows_rejected} rejected"
                              + (f" ({'; '.join(file.notes)})" if file.notes else ""))
-        quarantined = [file.file for file in result.quarantined]
-        checks = [
-            dg.AssetCheckResult(
-                check_name="files_readable", passed=not quarantined, severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"quarantined_files": dg.MetadataValue.json(quarantined),
-                          "errors": dg.MetadataValue.md(sample or "none")}),
-            dg.AssetCheckResult(
-                check_name="rows_accounted_for", passed=unbalanced == 0, severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"rows_read": read, "rows_loaded": loaded, "rows_rejected": rejected,
-                          "files_out_of_balance": unbalanced}),
-            dg.AssetCheckResult(
-                check_name="no_rejected_rows", passed=rejected == 0, severity=dg.AssetCheckSeverity.WARN,
-                metadata={"rows_rejected": rejected, "failures_by_check": dg.MetadataValue.md(counts or "none"),
-                          "sample": dg.MetadataValue.md(sample or "none")}),
-        ]
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": total_rows,
-                "files": files,
+                "files": summary.files,
                 "files_read_this_run": sum(1 for file in result.files if file.status != "unchanged"),
-                "files_quarantined": len(quarantined),
-                "rows_loaded": loaded,
-                "rows_rejected": rejected,
+                "files_quarantined": len(result.quarantined),
+                **{name: count for name, count in summary.rows.items() if name != ROWS_READ},
                 "preview": dg.MetadataValue.md(preview),
             },
             check_results=checks,
