@@ -36,6 +36,8 @@ MAX_DISTINCT_MESSAGES = 50
 CHECK_TITLES = {
     "not_nullable": "required value missing",
     "dtype": "value of the wrong type",
+    "ambiguous_number": "number whose separator could mean thousands or decimals",
+    "whole_number": "count with a fraction",
     "isin": "value not in the allowed list",
     "greater_than_or_equal_to": "value below the minimum, or date too early",
     "greater_than": "value not above the minimum",
@@ -49,6 +51,8 @@ CHECK_TITLES = {
     "unique": "the same record twice in a file",
     "reference": "code not found in its register",
     "rate_parts": "percentage without its numerator and denominator",
+    "count_is_whole": "count indicator with a fraction",
+    "percent_in_range": "percentage above 100",
     "within_project_dates": "dates outside the project's dates",
     "malformed_row": "line that does not split into the file's columns",
     "file_unreadable": "file that could not be read (quarantined)",
