@@ -314,7 +314,8 @@ def test_every_check_code_the_validator_and_ingest_can_emit_has_a_plain_title():
     assert emitted == {
         "not_nullable", "dtype", "isin", "greater_than_or_equal_to", "less_than_or_equal_to", "in_range",
         "str_matches", "str_length", "column_compare", "any_present", "unique", "reference", "rate_parts",
-        "within_project_dates", "malformed_row", "file_unreadable"}
+        "within_project_dates", "malformed_row", "file_unreadable", "ambiguous_number", "whole_number",
+        "count_is_whole", "percent_in_range"}
     # The validator translates two bounds no contract uses yet.
     assert set(CHECK_TITLES) - emitted == {"greater_than", "less_than"}
     assert check_title("isin") == "value not in the allowed list (isin)"
