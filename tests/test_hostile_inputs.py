@@ -187,6 +187,13 @@ EXPECTED = {
         "column names (docs/data-contract.md) in the row above the data"),
     "indicator_reports/formula_without_computed_value.xlsx": Loaded(
         3, 2, ((4, "value", "malformed_row"),), notes="ignored unknown column(s): control"),
+    # -- UTF-16 without a byte-order mark (readers: encodings)
+    "indicator_reports/utf16le_without_byte_order_mark.csv": Loaded(
+        2, 2, notes="read as UTF-16 (little-endian, without a byte-order mark)",
+        staged=("state, notes", [("total", None), ("Querétaro", "revisado \u2013 ok")])),
+    "indicator_reports/utf16be_without_byte_order_mark.csv": Loaded(
+        2, 2, notes="read as UTF-16 (big-endian, without a byte-order mark)",
+        staged=("state, notes", [("total", None), ("Querétaro", "revisado \u2013 ok")])),
     # -- XML
     "iati/external_entity_xxe.xml": Quarantined("line 2 declares a DTD"),
     "iati/billion_laughs.xml": Quarantined("line 2 declares a DTD"),

@@ -6,6 +6,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import pytest
 from openpyxl import Workbook
 
 from mel_pipeline.contract import SOURCES
@@ -13,7 +14,9 @@ from mel_pipeline.indicator_engine import write_catalog
 from mel_pipeline.indicator_registry import load_registry
 from mel_pipeline.ingest import ingest_source
 from mel_pipeline.readers import files
-from mel_pipeline.readers.files import HashCache, RawFile, discover, sha256_of
+from mel_pipeline.readers.files import (
+    HashCache, RawFile, TextFacts, UnreadableFile, check_readable, discover, sha256_of, utf16_without_bom,
+)
 from mel_pipeline.readers.tabular import read_xlsx
 from mel_pipeline.warehouse import open_warehouse
 from tests.conftest import FIXTURE_AS_OF, settings_for
@@ -127,3 +130,28 @@ def test_a_formula_with_its_computed_value_is_read_as_that_value(tmp_path):
     read = read_xlsx(raw, SOURCES["indicator_reports"].schema(FIXTURE_AS_OF))
     assert read.malformed == []
     assert read.table.select(["_row_number", "c6", "c7"]).to_pylist() == [{"_row_number": 2, "c6": "60", "c7": None}]
+
+
+def test_utf16_without_a_byte_order_mark_is_told_from_utf8_and_from_binary():
+    text = "project_code,notes\r\nMAP,Querétaro – revisado\r\n"
+    assert utf16_without_bom(text.encode("utf-16-le")) == "utf-16-le"
+    assert utf16_without_bom(text.encode("utf-16-be")) == "utf-16-be"
+    assert utf16_without_bom(text.encode("utf-8")) is None
+    # Small 16-bit integers have a NUL high byte too, but read as UTF-16 they are control characters.
+    assert utf16_without_bom(b"".join(number.to_bytes(2, "little") for number in range(1, 30))) is None
+    assert utf16_without_bom(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR") is None
+
+
+def test_a_utf16_file_without_a_byte_order_mark_is_decoded_and_noted_and_binary_stays_quarantined(tmp_path):
+    def facts(name: str) -> TextFacts:
+        path = HOSTILE / name
+        return check_readable(RawFile(path, name, "csv", "", path.stat().st_size), ("csv",))
+
+    little = facts("indicator_reports/utf16le_without_byte_order_mark.csv")
+    assert (little.encoding, little.blank_lines, little.note) == (
+        "utf-16-le", False, "read as UTF-16 (little-endian, without a byte-order mark)")
+    assert facts("indicator_reports/utf16be_without_byte_order_mark.csv").note == (
+        "read as UTF-16 (big-endian, without a byte-order mark)")
+    with pytest.raises(UnreadableFile, match=r"^participants/binary_garbage.csv: binary content \(a NUL byte at byte 4\); "
+                                             r"this is not a text file: export the data as 'CSV UTF-8' or .xlsx$"):
+        facts("participants/binary_garbage.csv")
