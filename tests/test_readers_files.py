@@ -91,7 +91,7 @@ def test_every_sheet_with_the_sources_header_is_read_and_a_rejection_names_its_s
 
 def test_a_summary_sheet_before_the_data_is_named_as_not_read_and_the_data_sheet_is_read(tmp_path, sample_raw):
     audit, rejections, staged = ingest_fixture(tmp_path, sample_raw, "indicator_reports/summary_sheet_before_the_data.xlsx")
-    assert audit == ("loaded", 2, 1, 1, "not read: sheet 'Resumen': missing required column(s): period_start "
+    assert audit == ("loaded", 2, 1, 1, "not read: sheet 'Resumen': the header lacks required column(s): period_start "
                                         "(or periodo_inicio/inicio_periodo), period_end (or periodo_fin/fin_periodo)")
     assert staged == [(2, "total", 40.0)]
     assert rejections == [

@@ -150,12 +150,14 @@ def check_readable(raw: RawFile, formats: tuple[str, ...]) -> TextFacts | None:
             f"{raw.relative_path}: '{raw.path.suffix or 'no extension'}' files are not accepted here; "
             f"save it as one of: {', '.join(formats)}")
     if raw.size == 0:
-        raise UnreadableFile(f"{raw.relative_path}: the file is empty (0 bytes)")
+        raise UnreadableFile(f"{raw.relative_path}: the file is empty (0 bytes); it was not exported or "
+                             "uploaded whole: send it again")
     with raw.path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if raw.format == "xlsx":
         if head.startswith(OLE_MAGIC):
-            raise UnreadableFile(f"{raw.relative_path}: this is a legacy .xls workbook renamed .xlsx; save it as .xlsx")
+            raise UnreadableFile(f"{raw.relative_path}: this is a legacy .xls workbook renamed .xlsx; open it in "
+                                 "Excel or LibreOffice and save it as .xlsx")
         if not head.startswith(ZIP_MAGIC):
             raise UnreadableFile(f"{raw.relative_path}: not an Excel .xlsx workbook (it does not start like one)")
         return None

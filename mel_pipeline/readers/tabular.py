@@ -50,11 +50,16 @@ def _spellings(schema: pa.DataFrameSchema) -> dict[str, str]:
     return spellings
 
 
-def map_header(names: list[str], schema: pa.DataFrameSchema, file_label: str) -> HeaderMap:
+CSV_HEADER_ADVICE = ("; name them as docs/data-contract.md does (a CSV file's header is its line 1: delete any "
+                     "title lines above it)")
+
+
+def map_header(names: list[str], schema: pa.DataFrameSchema, file_label: str,
+               advice: str = CSV_HEADER_ADVICE) -> HeaderMap:
     """Match a header to the schema by canonical name or alias, ignoring case, accents and '_'/'-'.
 
-    Raises UnreadableFile naming the missing columns (with their Spanish aliases) or a column
-    given twice.
+    Raises UnreadableFile naming the missing columns (with their Spanish aliases), followed by
+    `advice`, or a column given twice.
     """
     spellings = _spellings(schema)
     positions: dict[str, int] = {}
@@ -66,8 +71,8 @@ def map_header(names: list[str], schema: pa.DataFrameSchema, file_label: str) ->
                 unknown.append(raw_name.strip())
             continue
         if canonical in positions:
-            raise UnreadableFile(f"{file_label}: columns {names[positions[canonical]]!r} and {raw_name!r} "
-                                 f"both mean '{canonical}'; keep one")
+            raise UnreadableFile(f"{file_label}: the header has columns {names[positions[canonical]]!r} and "
+                                 f"{raw_name!r}, which both mean '{canonical}'; keep one and delete the other")
         positions[canonical] = position
     missing = [name for name, col in schema.columns.items()
                if name not in positions and not (col.metadata or {}).get("optional_column")]
@@ -76,7 +81,7 @@ def map_header(names: list[str], schema: pa.DataFrameSchema, file_label: str) ->
             name + (f" (or {'/'.join(schema.columns[name].metadata['aliases'][:2])})"
                     if schema.columns[name].metadata.get("aliases") else "")
             for name in missing)
-        raise UnreadableFile(f"{file_label}: missing required column(s): {described}")
+        raise UnreadableFile(f"{file_label}: the header lacks required column(s): {described}{advice}")
     return HeaderMap(positions, unknown)
 
 
@@ -111,7 +116,8 @@ def sniff_csv(raw: RawFile, encoding: str = "utf-8") -> CsvDialect:
     newline = "\r\n" if "\r\n" in text else "\n" if "\n" in text else "\r" if "\r" in text else "\n"
     first_line = text.split(newline, 1)[0]
     if not first_line.strip():
-        raise UnreadableFile(f"{raw.relative_path}: the first line is blank; the header must be on line 1")
+        raise UnreadableFile(f"{raw.relative_path}: line 1 is blank; delete the blank lines above the header, "
+                             "which must be line 1")
     delimiter = max(DELIMITERS, key=lambda candidate: (first_line.count(candidate), candidate == ","))
     header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
     return CsvDialect(delimiter, header)
@@ -342,7 +348,7 @@ def _find_header(leading: list[tuple], schema: pa.DataFrameSchema, title: str) -
                              f"two or more of this source's columns ({examples}, ...)")
     header_row = scores.index(max(scores)) + 1
     names = [_cell_text(cell) or "" for cell in leading[header_row - 1]]
-    return header_row, map_header(names, schema, f"sheet '{title}'")
+    return header_row, map_header(names, schema, f"sheet '{title}'", advice="")
 
 
 def _has_formulas(sheet) -> bool:
