@@ -31,7 +31,9 @@ MAX_CSV_LINE_BYTES = 8 * 1024 * 1024
 EXCEL_MAX_ROWS = 1_048_576  # Excel's own limit: a sheet with more rows was not saved by Excel
 XLSX_BATCH_ROWS = 50_000  # rows held as Python objects at once before they become Arrow arrays
 DELIMITERS = (",", ";", "\t", "|")
-FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s>/]")  # a formula's <f> element, with or without a namespace prefix
+# Every formula's text ends in </f> (</x:f> with a namespace prefix), and a cell sharing a formula refers
+# to one that has it: a sheet whose XML never holds these two bytes has no formula.
+FORMULA_END = b"f>"
 
 
 @dataclass
@@ -352,13 +354,13 @@ def _find_header(leading: list[tuple], schema: pa.DataFrameSchema, title: str) -
 
 
 def _has_formulas(sheet) -> bool:
-    """Whether the sheet's XML holds any formula, searched in blocks without parsing it."""
+    """Whether the sheet's XML may hold a formula, searched in blocks without parsing it."""
     with sheet._get_source() as source:  # openpyxl's read-only sheet: its XML, straight from the archive
         tail = b""
         for block in iter(lambda: source.read(1 << 20), b""):
-            if FORMULA_ELEMENT.search(tail + block):
+            if FORMULA_END in tail + block:
                 return True
-            tail = block[-8:]
+            tail = block[-1:]
     return False
 
 
