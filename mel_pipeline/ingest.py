@@ -135,6 +135,14 @@ class RawInput:
     malformed: Malformed = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     csv: CsvRead | None = None  # how a CSV file is scanned, kept to read its repaired copy if need be
+    # A workbook whose rejections name their sheet: (label, sheet's prefix, relation) per sheet read. Each
+    # sheet is validated under a label of its own, since row numbers repeat from one sheet to the next.
+    sheets: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def labelled(self, raw: RawFile) -> list[str]:
+        """The input's rows with the `_source_file` each is validated under."""
+        return ([labelled(relation, label) for label, _, relation in self.sheets]
+                or [labelled(self.relation, raw.relative_path)])
 
 
 @dataclass
@@ -187,9 +195,14 @@ def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Sou
 
         return _arrow_input(connection, read_iati(raw.path, raw.relative_path), schema, raw.relative_path)
     if raw.format == "xlsx":
-        table, header, notes = read_xlsx(raw, schema)
-        connection.register("raw_input", table)
-        return RawInput(arrow_relation("raw_input", header, schema), header, notes=notes)
+        workbook = read_xlsx(raw, schema)
+        connection.register("raw_input", workbook.table)
+        unknown = list(dict.fromkeys(name for sheet in workbook.sheets for name in sheet.header.unknown))
+        relations = [arrow_relation("raw_input", sheet.header, schema, index) for index, sheet in enumerate(workbook.sheets)]
+        sheets = ([(f"{raw.relative_path}[{sheet.title}]", workbook.where(sheet.title), relation)
+                   for sheet, relation in zip(workbook.sheets, relations)] if workbook.name_sheets else [])
+        return RawInput("(" + " UNION ALL BY NAME ".join(f"SELECT * FROM {relation}" for relation in relations) + ")",
+                        HeaderMap({}, unknown), workbook.malformed, workbook.notes, sheets=sheets)
     dialect = sniff_csv(raw, facts.encoding)
     notes = [facts.note] if facts.note else []
     if source.reader == "survey":
@@ -260,8 +273,7 @@ def _load_inputs(connection: duckdb.DuckDBPyConnection, settings: Settings, sour
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
 
     def validate(relations: list[str]) -> list[tuple[str, str]]:
-        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {labelled(relation, raw.relative_path)}"
-                                           for raw, relation in zip(raws, relations))
+        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {relation}" for relation in relations)
         if inputs[0].csv is not None:
             # Numbering a CSV's rows keeps its scan on one thread: the text is numbered once into a table,
             # then parsed and checked on every thread.
@@ -271,7 +283,7 @@ def _load_inputs(connection: duckdb.DuckDBPyConnection, settings: Settings, sour
         validate_into(connection, query, "checked")
         return query.output_columns
 
-    output_columns = validate([raw_input.relation for raw_input in inputs])
+    output_columns = validate([relation for raw, raw_input in zip(raws, inputs) for relation in raw_input.labelled(raw)])
     if inputs[0].csv is not None:
         if _duckdb_set_rows_aside(connection):
             # DuckDB's row numbers are off after a row it set aside, and it may have read good rows into a
@@ -280,10 +292,17 @@ def _load_inputs(connection: duckdb.DuckDBPyConnection, settings: Settings, sour
                 raise OneFileAtATime()
             relation, inputs[0].malformed = inputs[0].csv.repair(inputs[0].header, schema)
             _drop_csv_rejects(connection)
-            validate([relation])
+            validate([labelled(relation, raws[0].relative_path)])
             if _duckdb_set_rows_aside(connection):
                 raise UnreadableFile(f"{raws[0].relative_path}: DuckDB could not read the repaired copy of the file")
         _drop_csv_rejects(connection)
+    sheets = [[raw.relative_path, prefix, label] for raw, raw_input in zip(raws, inputs) for label, prefix, _ in raw_input.sheets]
+    if sheets:
+        # Each sheet's rows go back to their file, and their rejections say which sheet they are on.
+        connection.executemany(
+            "UPDATE checked SET _source_file = ?, "
+            "_failures = list_transform(_failures, lambda f: struct_update(f, message := ? || f.message)) "
+            "WHERE _source_file = ?", sheets)
     malformed = {raw.relative_path: raw_input.malformed for raw, raw_input in zip(raws, inputs)}
     columns = ", ".join(qi(name) for name, _ in output_columns)
     connection.execute(f"INSERT INTO {qi('stg_' + source.name)} ({columns}) "

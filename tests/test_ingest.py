@@ -149,11 +149,13 @@ def test_unreadable_files_are_quarantined_and_others_still_load(tmp_path):
         # undefined, 5 bytes into line 3 (90 + 48 + 5)
         "indicator_reports/b_undecodable.csv: not valid UTF-8 (byte 0xe9 at line 2, byte 128) nor Windows-1252 "
         "(byte 0x81 at line 3, byte 143); save it as 'CSV UTF-8'")
-    assert messages["indicator_reports/c_empty.csv"] == "indicator_reports/c_empty.csv: the file is empty (0 bytes)"
+    assert messages["indicator_reports/c_empty.csv"] == (
+        "indicator_reports/c_empty.csv: the file is empty (0 bytes); it was not exported or uploaded whole: send it again")
     assert "binary content" in messages["indicator_reports/d_binary.csv"]
     assert messages["indicator_reports/e_missing_column.csv"] == (
-        "indicator_reports/e_missing_column.csv: missing required column(s): "
-        "indicator_code (or codigo_indicador/indicador), period_end (or periodo_fin/fin_periodo)")
+        "indicator_reports/e_missing_column.csv: the header lacks required column(s): "
+        "indicator_code (or codigo_indicador/indicador), period_end (or periodo_fin/fin_periodo); name them as "
+        "docs/data-contract.md does (a CSV file's header is its line 1: delete any title lines above it)")
     assert "spreadsheet or archive" in messages["indicator_reports/f_excel_named_csv.csv"]
     assert "'.pdf' files are not accepted here" in messages["indicator_reports/g_notes.pdf"]
     assert len(result.quarantined) == 6

@@ -273,10 +273,13 @@ COUNTED_BY_HAND = {"indicator_reports/unterminated_quote_mid_file.csv": 4}
 
 def records_in(path: Path) -> int:
     """Records of a delimited text file other than its header and blank lines, counted by Python's csv module
-    (decoded as grantees' files come: UTF-16 after its byte-order mark, else UTF-8, else Windows-1252)."""
+    (decoded as grantees' files come: UTF-16 after its byte-order mark, or without one when a NUL byte comes
+    with the header's first letter, else UTF-8, else Windows-1252)."""
     data = path.read_bytes()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16")
+    elif b"\x00" in data[:2]:
+        text = data.decode("utf-16-be" if data[0] == 0 else "utf-16-le")
     else:
         try:
             text = data.decode("utf-8-sig")

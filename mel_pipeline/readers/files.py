@@ -114,7 +114,8 @@ def discover(folder: Path, raw_root: Path, formats: tuple[str, ...], hashes: Has
 
 
 ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8 with a byte-order mark", "utf-16": "UTF-16",
-                  "cp1252": "Windows-1252"}
+                  "utf-16-le": "UTF-16 (little-endian, without a byte-order mark)",
+                  "utf-16-be": "UTF-16 (big-endian, without a byte-order mark)", "cp1252": "Windows-1252"}
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class TextFacts:
     scan skips such a line without numbering it, so the rows after it would get wrong numbers.
     """
 
-    encoding: str  # a Python codec name: utf-8, utf-8-sig, utf-16 or cp1252
+    encoding: str  # a Python codec name: utf-8, utf-8-sig, utf-16, utf-16-le, utf-16-be or cp1252
     blank_lines: bool
 
     @property
@@ -149,25 +150,28 @@ def check_readable(raw: RawFile, formats: tuple[str, ...]) -> TextFacts | None:
             f"{raw.relative_path}: '{raw.path.suffix or 'no extension'}' files are not accepted here; "
             f"save it as one of: {', '.join(formats)}")
     if raw.size == 0:
-        raise UnreadableFile(f"{raw.relative_path}: the file is empty (0 bytes)")
+        raise UnreadableFile(f"{raw.relative_path}: the file is empty (0 bytes); it was not exported or "
+                             "uploaded whole: send it again")
     with raw.path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if raw.format == "xlsx":
         if head.startswith(OLE_MAGIC):
-            raise UnreadableFile(f"{raw.relative_path}: this is a legacy .xls workbook renamed .xlsx; save it as .xlsx")
+            raise UnreadableFile(f"{raw.relative_path}: this is a legacy .xls workbook renamed .xlsx; open it in "
+                                 "Excel or LibreOffice and save it as .xlsx")
         if not head.startswith(ZIP_MAGIC):
             raise UnreadableFile(f"{raw.relative_path}: not an Excel .xlsx workbook (it does not start like one)")
         return None
     if head.startswith(ZIP_MAGIC) or head.startswith(OLE_MAGIC):
         raise UnreadableFile(f"{raw.relative_path}: this is a spreadsheet or archive, not {raw.format.upper()} text; "
                              "export it as CSV UTF-8 or give it its real extension")
-    if head.startswith(UTF16_BOMS):
+    utf16 = "utf-16" if head.startswith(UTF16_BOMS) else utf16_without_bom(head) if b"\x00" in head else None
+    if utf16:
         if raw.format == "xml":
             raise UnreadableFile(f"{raw.relative_path}: the file is UTF-16 encoded; save it as UTF-8")
         try:
-            return TextFacts("utf-16", _scan_text(raw, "utf-16"))
+            return TextFacts(utf16, _scan_text(raw, utf16))
         except _DecodeError as error:
-            raise UnreadableFile(f"{raw.relative_path}: not valid UTF-16 ({error.where})") from None
+            raise UnreadableFile(f"{raw.relative_path}: not valid UTF-16 ({error.where}); save it as 'CSV UTF-8'") from None
     try:
         return TextFacts("utf-8-sig" if head.startswith(UTF8_BOM) else "utf-8", _scan_text(raw, "utf-8"))
     except _DecodeError as not_utf8:
@@ -180,6 +184,24 @@ def check_readable(raw: RawFile, formats: tuple[str, ...]) -> TextFacts | None:
         except _DecodeError as neither:
             raise UnreadableFile(f"{raw.relative_path}: not valid UTF-8 ({not_utf8.where}) nor Windows-1252 "
                                  f"({neither.where}); save it as 'CSV UTF-8'") from None
+
+
+def utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' if `head` is UTF-16 text without a byte-order mark, else None.
+
+    Text in the Latin alphabet saved as UTF-16 has a NUL as the high byte of nearly every character
+    and never as the low one (NUL characters aside), which neither UTF-8 text nor binary data shows;
+    the bytes must also decode to printable text, lines and tabs.
+    """
+    even = len(head) - len(head) % 2
+    for codec, high, low in (("utf-16-le", head[1:even:2], head[0:even:2]), ("utf-16-be", head[0:even:2], head[1:even:2])):
+        if low and b"\x00" not in low and high.count(0) >= 0.9 * len(high):
+            try:
+                text = codecs.getincrementaldecoder(codec)(errors="strict").decode(head[:even])
+            except UnicodeDecodeError:
+                return None
+            return codec if all(character.isprintable() or character in "\t\r\n" for character in text) else None
+    return None
 
 
 class _DecodeError(Exception):
@@ -233,10 +255,10 @@ def _scan_text(raw: RawFile, encoding: str) -> bool:
     offset, text_offset, first_blank, last_content, tail = 0, 0, None, -1, ""
     with raw.path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
-            if encoding != "utf-16" and b"\x00" in block:
+            if not encoding.startswith("utf-16") and b"\x00" in block:
                 position = offset + block.index(b"\x00")
                 raise UnreadableFile(f"{raw.relative_path}: binary content (a NUL byte at byte {position}); "
-                                     "this is not a text file")
+                                     "this is not a text file: export the data as 'CSV UTF-8' or .xlsx")
             try:
                 text = decoder.decode(block)
             except UnicodeDecodeError as error:

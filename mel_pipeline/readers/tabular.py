@@ -32,6 +32,9 @@ MAX_CSV_LINE_BYTES = 8 * 1024 * 1024
 EXCEL_MAX_ROWS = 1_048_576  # Excel's own limit: a sheet with more rows was not saved by Excel
 XLSX_BATCH_ROWS = 50_000  # rows held as Python objects at once before they become Arrow arrays
 DELIMITERS = (",", ";", "\t", "|")
+# Every formula's text ends in </f> (</x:f> with a namespace prefix), and a cell sharing a formula refers
+# to one that has it: a sheet whose XML never holds these two bytes has no formula.
+FORMULA_END = b"f>"
 
 
 @dataclass
@@ -50,11 +53,16 @@ def _spellings(schema: pa.DataFrameSchema) -> dict[str, str]:
     return spellings
 
 
-def map_header(names: list[str], schema: pa.DataFrameSchema, file_label: str) -> HeaderMap:
+CSV_HEADER_ADVICE = ("; name them as docs/data-contract.md does (a CSV file's header is its line 1: delete any "
+                     "title lines above it)")
+
+
+def map_header(names: list[str], schema: pa.DataFrameSchema, file_label: str,
+               advice: str = CSV_HEADER_ADVICE) -> HeaderMap:
     """Match a header to the schema by canonical name or alias, ignoring case, accents and '_'/'-'.
 
-    Raises UnreadableFile naming the missing columns (with their Spanish aliases) or a column
-    given twice.
+    Raises UnreadableFile naming the missing columns (with their Spanish aliases), followed by
+    `advice`, or a column given twice.
     """
     spellings = _spellings(schema)
     positions: dict[str, int] = {}
@@ -66,8 +74,8 @@ def map_header(names: list[str], schema: pa.DataFrameSchema, file_label: str) ->
                 unknown.append(raw_name.strip())
             continue
         if canonical in positions:
-            raise UnreadableFile(f"{file_label}: columns {names[positions[canonical]]!r} and {raw_name!r} "
-                                 f"both mean '{canonical}'; keep one")
+            raise UnreadableFile(f"{file_label}: the header has columns {names[positions[canonical]]!r} and "
+                                 f"{raw_name!r}, which both mean '{canonical}'; keep one and delete the other")
         positions[canonical] = position
     missing = [name for name, col in schema.columns.items()
                if name not in positions and not (col.metadata or {}).get("optional_column")]
@@ -76,7 +84,7 @@ def map_header(names: list[str], schema: pa.DataFrameSchema, file_label: str) ->
             name + (f" (or {'/'.join(schema.columns[name].metadata['aliases'][:2])})"
                     if schema.columns[name].metadata.get("aliases") else "")
             for name in missing)
-        raise UnreadableFile(f"{file_label}: missing required column(s): {described}")
+        raise UnreadableFile(f"{file_label}: the header lacks required column(s): {described}{advice}")
     return HeaderMap(positions, unknown)
 
 
@@ -111,7 +119,8 @@ def sniff_csv(raw: RawFile, encoding: str = "utf-8") -> CsvDialect:
     newline = "\r\n" if "\r\n" in text else "\n" if "\n" in text else "\r" if "\r" in text else "\n"
     first_line = text.split(newline, 1)[0]
     if not first_line.strip():
-        raise UnreadableFile(f"{raw.relative_path}: the first line is blank; the header must be on line 1")
+        raise UnreadableFile(f"{raw.relative_path}: line 1 is blank; delete the blank lines above the header, "
+                             "which must be line 1")
     delimiter = max(DELIMITERS, key=lambda candidate: (first_line.count(candidate), candidate == ","))
     header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
     return CsvDialect(delimiter, header)
@@ -301,71 +310,187 @@ def _cell_text(value) -> str | None:
     return str(value)
 
 
-def read_xlsx(raw: RawFile, schema: pa.DataFrameSchema) -> tuple[pa_arrow.Table, HeaderMap, list[str]]:
-    """The first visible sheet as text cells with Excel row numbers; title rows above the header skipped.
+@dataclass
+class SheetRead:
+    """A sheet of a workbook read as the source's table."""
 
-    The header is the row, among the first HEADER_SEARCH_ROWS, that names the most columns of the
-    source (the first such row on a tie): a two-level header whose merged group labels ("Proyecto",
-    "Periodo") also name a column or two is thus read from its lower, complete row. Columns after the
-    last one the contract reads are not read at all, so a sheet whose dimension claims every column up
-    to XFD costs no more than its real table; rows become Arrow arrays in batches, so Python holds
-    at most XLSX_BATCH_ROWS of them. A sheet with more rows than Excel allows is refused.
+    title: str
+    header: HeaderMap
 
-    Returns the table (columns c0..cN plus `_row_number`), its header map and notes for the audit
-    (hidden and extra sheets ignored).
+
+@dataclass
+class WorkbookRead:
+    """What a workbook gave: every sheet read, its rows, the rows set aside, and notes for the audit.
+
+    `table` holds the rows of every sheet read (columns `_sheet`, the sheet's index in `sheets`,
+    `_row_number` and c0..cN); `name_sheets` is true when the workbook has more than one visible sheet,
+    so that a row number alone would not tell the reader where to look.
+    """
+
+    sheets: list[SheetRead]
+    table: pa_arrow.Table
+    malformed: Malformed
+    notes: list[str]
+    name_sheets: bool
+
+    def where(self, title: str) -> str:
+        """How a rejection on the sheet `title` begins."""
+        return _sheet_prefix(title, self.name_sheets)
+
+
+def _sheet_prefix(title: str, name_sheets: bool) -> str:
+    """How a rejection on the sheet `title` begins: its sheet, when the row number alone is not enough."""
+    return f"sheet '{title}': " if name_sheets else ""
+
+
+def _find_header(leading: list[tuple], schema: pa.DataFrameSchema, title: str) -> tuple[int, HeaderMap]:
+    """The header row of a sheet (from 1) and its map; UnreadableFile saying why the sheet is not the source's."""
+    if not any(cell is not None for cells in leading for cell in cells):
+        raise UnreadableFile(f"sheet '{title}' is empty in its first {HEADER_SEARCH_ROWS} rows, where the header must be")
+    scores = [header_score(list(cells), schema) for cells in leading]
+    if max(scores) < 2:
+        examples = ", ".join(list(schema.columns)[:4])
+        raise UnreadableFile(f"sheet '{title}' has no header row: none of its first {HEADER_SEARCH_ROWS} rows names "
+                             f"two or more of this source's columns ({examples}, ...)")
+    header_row = scores.index(max(scores)) + 1
+    names = [_cell_text(cell) or "" for cell in leading[header_row - 1]]
+    return header_row, map_header(names, schema, f"sheet '{title}'", advice="")
+
+
+def _has_formulas(sheet) -> bool:
+    """Whether the sheet's XML may hold a formula, searched in blocks without parsing it."""
+    with sheet._get_source() as source:  # openpyxl's read-only sheet: its XML, straight from the archive
+        tail = b""
+        for block in iter(lambda: source.read(1 << 20), b""):
+            if FORMULA_END in tail + block:
+                return True
+            tail = block[-1:]
+    return False
+
+
+def _formulas_without_values(sheet, width: int) -> dict[int, list[int]]:
+    """Row -> columns (from 0, among the first `width`) of the cells holding a formula with no stored value.
+
+    openpyxl's data-only mode gives such a cell as empty, as it gives a truly empty one: the sheet's XML
+    is read again, only when it has formulas at all, to tell them apart. A formula whose stored result
+    is text may store it empty (type "str"); any other formula without a value was never computed.
+    """
+    from openpyxl.utils.cell import coordinate_to_tuple
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    if not _has_formulas(sheet):
+        return {}
+    sheet_data_tag, row_tag, cell_tag, formula_tag, value_tag = (
+        f"{{{SHEET_MAIN_NS}}}{name}" for name in ("sheetData", "row", "c", "f", "v"))
+    found: dict[int, list[int]] = {}
+    sheet_data = None
+    with sheet._get_source() as source:
+        for event, element in iterparse(source, events=("start", "end")):
+            if event == "start":
+                if element.tag == sheet_data_tag:
+                    sheet_data = element
+                continue
+            if element.tag == cell_tag and element.find(formula_tag) is not None and element.get("r"):
+                value = element.find(value_tag)
+                if value is None or (not value.text and element.get("t") != "str"):
+                    row, column = coordinate_to_tuple(element.get("r"))
+                    if column <= width:
+                        found.setdefault(row, []).append(column - 1)
+            elif element.tag == row_tag and sheet_data is not None:
+                sheet_data.clear()  # rows already read are let go, so a long sheet costs no memory here
+    return found
+
+
+def read_xlsx(raw: RawFile, schema: pa.DataFrameSchema) -> WorkbookRead:
+    """Every visible sheet whose header is the source's, as text cells with Excel row numbers.
+
+    A sheet's header is the row, among its first HEADER_SEARCH_ROWS, that names the most columns of
+    the source (the first such row on a tie): a two-level header whose merged group labels
+    ("Proyecto", "Periodo") also name a column or two is thus read from its lower, complete row. A
+    visible sheet without such a header (a summary, a pivot table, instructions) is not read and is
+    named in a note; a workbook none of whose visible sheets has one is refused, saying why for each.
+    Hidden sheets are not read and are noted. Columns after the last one the contract reads are not
+    read at all, so a sheet whose dimension claims every column up to XFD costs no more than its real
+    table; rows become Arrow arrays in batches, so Python holds at most XLSX_BATCH_ROWS of them. A
+    sheet with more rows than Excel allows is refused. A row with a formula cell that holds no
+    computed value is set aside as malformed, naming the cell.
     """
     from openpyxl import load_workbook
+    from openpyxl.utils.cell import get_column_letter
 
     try:
         workbook = load_workbook(raw.path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many types for a broken workbook
-        raise UnreadableFile(f"{raw.relative_path}: not a readable .xlsx workbook ({type(error).__name__}: {error})") from None
+        raise UnreadableFile(f"{raw.relative_path}: not a readable .xlsx workbook ({type(error).__name__}: {error}); "
+                             "open it in Excel or LibreOffice and save it again as .xlsx, or ask for it again") from None
     try:
         visible = [sheet for sheet in workbook.worksheets if sheet.sheet_state == "visible"]
         notes = [f"ignored {sheet.sheet_state} sheet '{sheet.title}'" for sheet in workbook.worksheets
                  if sheet.sheet_state != "visible"]
         if not visible:
-            raise UnreadableFile(f"{raw.relative_path}: the workbook has no visible sheet")
-        sheet = visible[0]
-        # openpyxl's read-only mode stops at the sheet's stated <dimension>: one that understates the
-        # rows would silently drop the rest, so the stated size is not trusted.
-        sheet.reset_dimensions()
-        if len(visible) > 1:
-            notes.append(f"read sheet '{sheet.title}' only; ignored " + ", ".join(f"'{s.title}'" for s in visible[1:]))
-        leading = list(islice(sheet.iter_rows(values_only=True), HEADER_SEARCH_ROWS))
-        scores = [header_score(list(cells), schema) for cells in leading]
-        if max(scores, default=0) < 2:
-            raise UnreadableFile(f"{raw.relative_path}: no header row naming this source's columns "
-                                 f"in the first {HEADER_SEARCH_ROWS} rows of sheet '{sheet.title}'")
-        header_row = scores.index(max(scores)) + 1
-        names = [_cell_text(cell) or "" for cell in leading[header_row - 1]]
-        header = map_header(names, schema, raw.relative_path)
-        width = max(header.positions.values()) + 1
-        arrow_schema = pa_arrow.schema([("_row_number", pa_arrow.int64()),
+            raise UnreadableFile(f"{raw.relative_path}: the workbook has no visible sheet; unhide the sheet with the data")
+        found, not_read = [], []
+        for sheet in visible:
+            # openpyxl's read-only mode stops at the sheet's stated <dimension>: one that understates the
+            # rows would silently drop the rest, so the stated size is not trusted.
+            sheet.reset_dimensions()
+            try:
+                found.append((sheet, *_find_header(list(islice(sheet.iter_rows(values_only=True), HEADER_SEARCH_ROWS)),
+                                                   schema, sheet.title)))
+            except UnreadableFile as why:
+                not_read.append(str(why))
+        if not found:
+            raise UnreadableFile(f"{raw.relative_path}: " + ("no visible sheet is a table of this source: " if len(visible) > 1
+                                                             else "") + "; ".join(not_read)
+                                 + "; put the source's column names (docs/data-contract.md) in the row above the data")
+        notes += [f"not read: {why}" for why in not_read]
+        name_sheets = len(visible) > 1
+        malformed: Malformed = []
+        width = max(max(header.positions.values()) for _, _, header in found) + 1
+        arrow_schema = pa_arrow.schema([("_sheet", pa_arrow.int32()), ("_row_number", pa_arrow.int64()),
                                         *((f"c{index}", pa_arrow.string()) for index in range(width))])
         batches = []
         columns: list[list] = [[] for _ in range(width)]
+        sheet_indexes: list[int] = []
         row_numbers: list[int] = []
-        rows = sheet.iter_rows(min_row=header_row + 1, max_col=width, values_only=True)
-        for row_number, cells in enumerate(rows, start=header_row + 1):
-            if row_number > EXCEL_MAX_ROWS:
-                raise UnreadableFile(f"{raw.relative_path}: sheet '{sheet.title}' has more than {EXCEL_MAX_ROWS:,} rows, "
-                                     "more than Excel allows; this is not a workbook Excel saved")
-            texts = [_cell_text(cell) for cell in cells]
-            if not any(text is not None and text.strip() for text in texts):
-                continue
-            row_numbers.append(row_number)
-            for index, text in enumerate(texts):
-                columns[index].append(text)
-            if len(row_numbers) == XLSX_BATCH_ROWS:
-                batches.append(pa_arrow.record_batch([row_numbers, *columns], schema=arrow_schema))
-                columns, row_numbers = [[] for _ in range(width)], []
+        for index, (sheet, header_row, header) in enumerate(found):
+            read_columns = {position: name for name, position in header.positions.items()}
+            uncomputed = _formulas_without_values(sheet, width)
+            rows = sheet.iter_rows(min_row=header_row + 1, max_col=width, values_only=True)
+            for row_number, cells in enumerate(rows, start=header_row + 1):
+                if row_number > EXCEL_MAX_ROWS:
+                    raise UnreadableFile(
+                        f"{raw.relative_path}: sheet '{sheet.title}' has more than {EXCEL_MAX_ROWS:,} rows, more than "
+                        "Excel allows, so it was not saved by Excel and cannot be checked in it; split it into "
+                        f"workbooks of at most {EXCEL_MAX_ROWS:,} rows each, the header included")
+                texts = [_cell_text(cell) for cell in cells]
+                if not any(text is not None and text.strip() for text in texts):
+                    continue
+                formulas = [column for column in uncomputed.get(row_number, []) if column in read_columns]
+                if formulas:
+                    cells_named = ", ".join(f"{get_column_letter(column + 1)}{row_number}" for column in formulas)
+                    malformed.append((row_number, read_columns[formulas[0]], _sheet_prefix(sheet.title, name_sheets) + (
+                        f"cell {cells_named} holds a formula" if len(formulas) == 1
+                        else f"cells {cells_named} hold formulas") + " with no computed value (the tool that saved "
+                        "the workbook did not calculate it); open the file in Excel or LibreOffice and save it, so "
+                        "that the values are stored"))
+                    continue
+                sheet_indexes.append(index)
+                row_numbers.append(row_number)
+                for position, text in enumerate(texts):
+                    columns[position].append(text)
+                if len(row_numbers) == XLSX_BATCH_ROWS:
+                    batches.append(pa_arrow.record_batch([sheet_indexes, row_numbers, *columns], schema=arrow_schema))
+                    columns, sheet_indexes, row_numbers = [[] for _ in range(width)], [], []
     finally:
         workbook.close()
-    batches.append(pa_arrow.record_batch([row_numbers, *columns], schema=arrow_schema))
-    return pa_arrow.Table.from_batches(batches, arrow_schema), header, notes
+    batches.append(pa_arrow.record_batch([sheet_indexes, row_numbers, *columns], schema=arrow_schema))
+    return WorkbookRead([SheetRead(sheet.title, header) for sheet, _, header in found],
+                        pa_arrow.Table.from_batches(batches, arrow_schema), malformed, notes, name_sheets)
 
 
-def arrow_relation(registered_name: str, header: HeaderMap, schema: pa.DataFrameSchema) -> str:
-    """The registered Arrow table as (`_row_number`, canonical text columns)."""
-    return f"(SELECT {projection(header, schema, lambda position: qi(f'c{position}'))} FROM {qi(registered_name)})"
+def arrow_relation(registered_name: str, header: HeaderMap, schema: pa.DataFrameSchema, sheet: int | None = None) -> str:
+    """The registered Arrow table as (`_row_number`, canonical text columns); of one sheet's rows, if given."""
+    where = "" if sheet is None else f" WHERE _sheet = {sheet:d}"
+    return f"(SELECT {projection(header, schema, lambda position: qi(f'c{position}'))} FROM {qi(registered_name)}{where})"
