@@ -27,7 +27,9 @@ every problem to `rejected_rows` with the file, the row, the column, the check a
 
 ## Rules for every source
 - **Row numbers** are those a spreadsheet shows: the header is row 1, the first data row is row 2. In an
-  Excel workbook they are the sheet's own row numbers (title rows above the header are skipped).
+  Excel workbook they are the sheet's own row numbers (title rows above the header are skipped). Every
+  visible sheet whose header has the source's required columns is read; other sheets are named in
+  `load_audit.notes`, and with several sheets read a message names its sheet.
 - **Headers** are matched ignoring case, accents, spaces, `_` and `-`, in English or Spanish (the aliases
   below). Unknown columns are ignored and noted in `load_audit.notes`. A column marked *optional column* may be
   left out of the file altogether.
@@ -43,9 +45,12 @@ every problem to `rejected_rows` with the file, the row, the column, the check a
   `CDMX` = `Ciudad de México`, INEGI state codes `01`-`32`).
 - **Dates in the future** (after the run's as-of date, `MEL_AS_OF`, default today) are rejected where noted.
 - **Whole-file errors** quarantine the file (one `file_unreadable` error, nothing staged from it, the other
-  files load): an empty file, a file that is not valid UTF-8 (save as *CSV UTF-8*), a spreadsheet renamed
-  `.csv`, a missing required column, unparseable XML. A CSV row with more or fewer cells than the header
-  is rejected as `malformed_row`, the rest of the file loads.
+  files load): an empty file, text in none of UTF-8, UTF-16 and Windows-1252 (which are read, and the
+  encoding noted), binary content, a spreadsheet renamed `.csv`, a workbook with no sheet holding the
+  required columns, unparseable XML. A CSV row with more or fewer cells than the header is rejected as
+  `malformed_row`, the rest of the file loads.
+- **Messages** show the value found, except identifiers (masked as `***`) and, in files about people,
+  anything shaped like an email, phone or CURP, or several words that could be a name.
 - **Direct identifiers** (names, CURP, phone numbers, emails) are checked, replaced at ingest by a keyed
   pseudonym (HMAC-SHA256 with `MEL_PSEUDONYM_KEY`) and never stored; their values are masked as `***`
   in `rejected_rows`.
