@@ -3,6 +3,12 @@
 For each file the accepted rows go to `stg_<source>`, the rejected ones to `rejected_rows` with
 a reason, and one row to `load_audit` (rows_read = rows_loaded + rows_rejected). A file that
 cannot be read as a whole is quarantined: one error naming it, and the other files go on.
+Every file in the folder gets its `load_audit` row: a hidden file (its name starts with `.`) and
+Office's `~$` owner files are not read, with status `hidden` and a note saying how to have one
+loaded; a file modified in the last `settings.settling_seconds` (MEL_SETTLING_SECONDS, default
+`settings.SETTLING_SECONDS`), or that changes while it is read, may still
+be being written, so nothing of it is staged this run (status `still_being_written`) and the next
+run reads it.
 Each file is staged in its own transaction, so a crash leaves every file either as it was or
 fully replaced. A file whose content, contract version and referenced registers are unchanged
 since its last load is not read again. A source that links people is then linked as a whole
@@ -17,7 +23,8 @@ import hmac
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -46,6 +53,12 @@ VERSION_AS_OF = dt.date(2000, 1, 1)
 BATCH_BYTES = 64 << 20
 BATCH_FILES = 100
 MAX_MESSAGE = 1000
+HIDDEN = "hidden"
+STILL_BEING_WRITTEN = "still_being_written"
+HIDDEN_NOTE = ("not read: its name starts with '.', which hides a file (editors and the system keep their own "
+               "files so); rename it without the leading '.' to have it loaded")
+OFFICE_OWNER_NOTE = ("not read: a name starting with '~$' is the owner file Office keeps while a workbook is open; "
+                     "if it holds data, rename it without the '~$' to have it loaded")
 
 
 @dataclass
@@ -53,7 +66,7 @@ class FileResult:
     """What happened to one file in this run."""
 
     file: str
-    status: str  # loaded | quarantined | unchanged
+    status: str  # loaded | quarantined | unchanged | hidden | still_being_written
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
@@ -71,6 +84,53 @@ class SourceResult:
     @property
     def quarantined(self) -> list[FileResult]:
         return [result for result in self.files if result.status == "quarantined"]
+
+    @property
+    def still_being_written(self) -> list[FileResult]:
+        return [result for result in self.files if result.status == STILL_BEING_WRITTEN]
+
+
+def file_stamp(path: Path) -> tuple[int, ...] | None:
+    """What changes whenever a file is written to: size, inode, modification and status change times."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns
+
+
+def recently_modified(path: Path, settling_seconds: float) -> bool:
+    """Whether the file was modified less than `settling_seconds` ago (or is dated that close ahead of the clock)."""
+    try:
+        return abs(time.time() - path.stat().st_mtime) < settling_seconds
+    except OSError:
+        return False
+
+
+class StillBeingWritten(Exception):
+    """A file changed while it was being read."""
+
+
+def _unchanged_while(raws: list[RawFile], load):
+    """What `load()` returns, provided none of the files changed meanwhile; else StillBeingWritten.
+
+    An error reading a file that was changing is a symptom of the writing, not of the file, so it
+    becomes StillBeingWritten as well.
+    """
+    before = [file_stamp(raw.path) for raw in raws]
+
+    def changed() -> bool:
+        return [file_stamp(raw.path) for raw in raws] != before
+
+    try:
+        results = load()
+    except UNREADABLE:
+        if changed():
+            raise StillBeingWritten() from None
+        raise
+    if changed():
+        raise StillBeingWritten()
+    return results
 
 
 def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duckdb.DuckDBPyConnection,
@@ -335,13 +395,15 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     future_dated = {file for (file,) in connection.execute(
         "SELECT DISTINCT file FROM rejected_rows WHERE source = ? AND \"check\" = 'less_than_or_equal_to'",
         [source.name]).fetchall()}
-    files = discover(settings.raw_dir / source.name, settings.raw_dir, source.formats, hashes)
+    folder = settings.raw_dir / source.name
+    files = discover(folder, settings.raw_dir, source.formats, hashes)
+    not_read = files_not_read(folder, settings.raw_dir, files)
     previous = {file: (sha, ver, FileResult(file, "unchanged" if status == "loaded" else status, read, loaded,
                                             rejected, [notes] if notes else []))
                 for file, sha, ver, status, read, loaded, rejected, notes in connection.execute(
                     "SELECT file, sha256, contract_version, status, rows_read, rows_loaded, rows_rejected, notes "
                     "FROM load_audit WHERE source = ?", [source.name]).fetchall()}
-    present = {raw.relative_path for raw in files}
+    present = {raw.relative_path for raw in files + not_read}
     removed = sorted(set(previous) - present)
     for file in removed:
         _forget_file(connection, source.name, file)
@@ -358,22 +420,51 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
         else:
             changed.append(raw)
     recorded_version = f"{version}@{as_of}"  # what load_audit keeps: the contract and the as-of date
-    batchable = [raw for raw in changed if raw.format == "csv" and source.reader != "survey"]
+    for raw in not_read:
+        results[raw.relative_path] = _record_unread(connection, source, raw, recorded_version, HIDDEN,
+                                                    OFFICE_OWNER_NOTE if raw.path.name.startswith("~$") else HIDDEN_NOTE)
+    for raw in changed:
+        if recently_modified(raw.path, settings.settling_seconds):
+            results[raw.relative_path] = _record_unread(
+                connection, source, raw, recorded_version, STILL_BEING_WRITTEN,
+                f"not staged this run: modified less than {settings.settling_seconds:g} seconds before it was read, "
+                "so it may still be being written; the next run reads it")
+    batchable = [raw for raw in changed if raw.format == "csv" and source.reader != "survey"
+                 and raw.relative_path not in results]
     for batch in csv_batches(batchable):
         if len(batch) == 1:
             continue  # staged on its own below
         try:
-            loaded = _stage_files(connection, source, batch, recorded_version,
-                                  lambda: load_files(connection, settings, source, schema, batch))
-        except (OneFileAtATime, *UNREADABLE):
-            continue  # staged one by one below, where an unreadable file is quarantined on its own
+            loaded = _stage_files(connection, source, batch, recorded_version, lambda: _unchanged_while(
+                batch, lambda: load_files(connection, settings, source, schema, batch)))
+        except (OneFileAtATime, StillBeingWritten, *UNREADABLE):
+            continue  # staged one by one below, where an unreadable or changing file is dealt with on its own
         results.update((result.file, result) for result in loaded)
     for raw in changed:
         if raw.relative_path not in results:
             results[raw.relative_path] = _stage_one(connection, settings, source, schema, raw, recorded_version)
     if source.linking and (removed or relink_needed(connection, source)):
         link_people(connection, source)
-    return SourceResult(source.name, [results[raw.relative_path] for raw in files], removed)
+    return SourceResult(source.name, [results[path] for path in sorted(present)], removed)
+
+
+def files_not_read(folder: Path, raw_root: Path, found: list[RawFile]) -> list[RawFile]:
+    """The regular files in `folder` that `discover` leaves out (hidden files and Office's `~$` owner files)."""
+    if not folder.is_dir():
+        return []
+    listed = {raw.path for raw in found}
+    return [RawFile(path, path.relative_to(raw_root).as_posix(), HIDDEN, "", 0)
+            for path in sorted(folder.iterdir()) if path not in listed and path.is_file()]
+
+
+def _record_unread(connection: duckdb.DuckDBPyConnection, source: Source, raw: RawFile, version: str, status: str,
+                   note: str) -> FileResult:
+    """Give a file that is not read this run its `load_audit` row, and stage nothing of it.
+
+    No content hash is recorded, so that the next run reads the file whatever it holds then.
+    """
+    return _stage_files(connection, source, [replace(raw, sha256="")], version,
+                        lambda: [FileResult(raw.relative_path, status, notes=[note])])[0]
 
 
 def csv_batches(raws: list[RawFile]) -> list[list[RawFile]]:
@@ -391,10 +482,14 @@ def csv_batches(raws: list[RawFile]) -> list[list[RawFile]]:
 
 def _stage_one(connection: duckdb.DuckDBPyConnection, settings: Settings, source: Source, schema: pa.DataFrameSchema,
                raw: RawFile, version: str) -> FileResult:
-    """Stage one file, or quarantine it if it cannot be read."""
+    """Stage one file, quarantine it if it cannot be read, or leave it for the next run if it changed meanwhile."""
     try:
-        return _stage_files(connection, source, [raw], version,
-                            lambda: load_files(connection, settings, source, schema, [raw]))[0]
+        return _stage_files(connection, source, [raw], version, lambda: _unchanged_while(
+            [raw], lambda: load_files(connection, settings, source, schema, [raw])))[0]
+    except StillBeingWritten:
+        return _record_unread(connection, source, raw, version, STILL_BEING_WRITTEN,
+                              "not staged this run: the file changed while it was being read, so it is still being "
+                              "written; the next run reads it")
     except UNREADABLE as error:
         message = unreadable_message(raw.relative_path, error)
         return _stage_files(connection, source, [raw], version,

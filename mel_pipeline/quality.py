@@ -255,8 +255,10 @@ def load_audit_suite() -> list:
     quarantined file loads nothing."""
     return [
         *_key("load_audit"),
-        E.ExpectColumnValuesToBeInSet(column="status", value_set=["loaded", "quarantined"],
-                                      description="A file is loaded or quarantined."),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=["loaded", "quarantined", "hidden",
+                                                                  "still_being_written"],
+                                      description="A file is loaded, quarantined, hidden (not read) or still being "
+                                                  "written (left for the next run)."),
         *_not_negative("rows_read", "rows_loaded", "rows_rejected"),
         E.ExpectColumnPairValuesToBeEqual(column_A="rows_read", column_B="rows_accounted_for",
                                           description="rows_read = rows_loaded + rows_rejected."),

@@ -1,14 +1,18 @@
 """Loading files into staging: one clean fixture, one fixture per defect, quarantine, incremental reloads."""
 
 import datetime as dt
+import os
+import time
 from pathlib import Path
 
 from openpyxl import Workbook
 
+import mel_pipeline.ingest as ingest
+from mel_pipeline.defs.automation import raw_file_hashes
 from mel_pipeline.indicator_engine import write_catalog
 from mel_pipeline.indicator_registry import IndicatorSheet
 from mel_pipeline.ingest import BATCH_BYTES, BATCH_FILES, csv_batches, ingest_source
-from mel_pipeline.readers.files import RawFile
+from mel_pipeline.readers.files import RawFile, sha256_of
 from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import open_warehouse
 from tests.conftest import REFERENCE, settings_for
@@ -41,18 +45,25 @@ def write(raw: Path, relative: str, content: str | bytes) -> Path:
     return path
 
 
-def raw_folder(tmp_path: Path, files: dict[str, str | bytes]) -> Settings:
+def raw_folder(tmp_path: Path, files: dict[str, str | bytes], **overrides) -> Settings:
     """Write the projects register and `files` under tmp_path/raw; the settings of a run over them."""
     raw = tmp_path / "raw"
     write(raw, "projects/projects.csv", PROJECTS)
     for relative, content in files.items():
         write(raw, relative, content)
-    return settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31))
+    return settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31), **overrides)
 
 
-def load(tmp_path: Path, files: dict[str, str | bytes], source: str = "indicator_reports"):
-    """Ingest the projects register, the catalogue and `source`; returns (result, audit rows, rejections)."""
-    settings = raw_folder(tmp_path, files)
+def load(tmp_path: Path, files: dict[str, str | bytes], source: str = "indicator_reports", **overrides):
+    """Write `files`, then ingest the projects register, the catalogue and `source`; returns (result, audit
+    rows, rejections, rows staged).
+
+    `overrides` are settings of the run (e.g. `settling_seconds`)."""
+    return ingest_into(raw_folder(tmp_path, files, **overrides), source)
+
+
+def ingest_into(settings: Settings, source: str = "indicator_reports"):
+    """`load` over the raw folder as it is."""
     with open_warehouse(settings) as connection:
         write_catalog(connection, CATALOG)
         ingest_source(connection, settings, "projects")
@@ -293,3 +304,111 @@ def test_windows_1252_with_cr_only_endings_and_utf16_files_load_with_their_encod
     _, audit, rejected, staged = load(tmp_path, files)
     assert audit == [("indicator_reports/mcc.csv", "loaded", 2, 2, 0), ("indicator_reports/unicode.csv", "loaded", 2, 2, 0)]
     assert rejected == [] and staged == 4
+
+
+SECOND_HALF = "MAP,AWR-01,2022-07-01,2022-12-31,,,,,44\n"
+
+
+def settle(path: Path, seconds_ago: float = 60) -> None:
+    """Date the file's last modification `seconds_ago` back, as if it had been written that long ago."""
+    then = time.time() - seconds_ago
+    os.utime(path, (then, then))
+
+
+def test_hidden_and_office_owner_files_get_an_audit_row_saying_how_to_have_them_loaded(tmp_path):
+    """A folder of three files has three audit rows: the hidden one and Office's owner file are not read."""
+    files = {"indicator_reports/clean.csv": CLEAN, "indicator_reports/.second_half.csv": HEADER + SECOND_HALF,
+             "indicator_reports/~$PADF-EMP_2024.xlsx": b"\x0bmaria lopez" + b" " * 40}
+    result, audit, rejected, staged = load(tmp_path, files)
+    assert audit == [("indicator_reports/.second_half.csv", "hidden", 0, 0, 0),
+                     ("indicator_reports/clean.csv", "loaded", 3, 3, 0),
+                     ("indicator_reports/~$PADF-EMP_2024.xlsx", "hidden", 0, 0, 0)]
+    assert rejected == [] and staged == 3
+    notes = {file.file: file.notes for file in result.files}
+    assert notes["indicator_reports/.second_half.csv"] == [
+        "not read: its name starts with '.', which hides a file (editors and the system keep their own files so); "
+        "rename it without the leading '.' to have it loaded"]
+    assert notes["indicator_reports/~$PADF-EMP_2024.xlsx"] == [
+        "not read: a name starting with '~$' is the owner file Office keeps while a workbook is open; "
+        "if it holds data, rename it without the '~$' to have it loaded"]
+    raw = tmp_path / "raw" / "indicator_reports"
+    (raw / ".second_half.csv").rename(raw / "second_half.csv")
+    (raw / "~$PADF-EMP_2024.xlsx").unlink()
+    result, audit, _, staged = load(tmp_path, {})
+    assert audit == [("indicator_reports/clean.csv", "loaded", 3, 3, 0),
+                     ("indicator_reports/second_half.csv", "loaded", 1, 1, 0)]
+    assert sorted(result.removed_files) == ["indicator_reports/.second_half.csv", "indicator_reports/~$PADF-EMP_2024.xlsx"]
+    assert staged == 4
+
+
+def test_a_file_modified_within_the_settling_time_is_left_for_the_next_run(tmp_path):
+    """Written just now (as a copy still in progress would be): nothing of it is staged, and the run after it
+    has settled stages it whole; a file settled already loads in the same run."""
+    files = {"indicator_reports/a_settled.csv": CLEAN, "indicator_reports/b_being_copied.csv": HEADER + SECOND_HALF}
+    settings = raw_folder(tmp_path, files, settling_seconds=30)
+    raw = settings.raw_dir / "indicator_reports"
+    settle(settings.raw_dir / "projects" / "projects.csv")
+    settle(raw / "a_settled.csv")
+    result, audit, rejected, staged = ingest_into(settings)
+    assert audit == [("indicator_reports/a_settled.csv", "loaded", 3, 3, 0),
+                     ("indicator_reports/b_being_copied.csv", "still_being_written", 0, 0, 0)]
+    assert rejected == [] and staged == 3
+    [deferred] = result.still_being_written
+    assert deferred.notes == ["not staged this run: modified less than 30 seconds before it was read, so it may "
+                              "still be being written; the next run reads it"]
+    # The same bytes, once settled, are read: a deferred file's audit row keeps no content hash to match.
+    settle(raw / "b_being_copied.csv")
+    result, audit, _, staged = ingest_into(settings)
+    assert [(file.file, file.status) for file in result.files] == [
+        ("indicator_reports/a_settled.csv", "unchanged"), ("indicator_reports/b_being_copied.csv", "loaded")]
+    assert audit[1] == ("indicator_reports/b_being_copied.csv", "loaded", 1, 1, 0) and staged == 4
+    # Rewritten again: the version staged before is withdrawn with it until the new one has settled.
+    write(raw.parent, "indicator_reports/b_being_copied.csv", HEADER + SECOND_HALF.replace("44", "45"))
+    _, audit, _, staged = ingest_into(settings)
+    assert audit[1] == ("indicator_reports/b_being_copied.csv", "still_being_written", 0, 0, 0) and staged == 3
+
+
+def test_a_file_that_changes_while_it_is_read_is_left_for_the_next_run(tmp_path, monkeypatch):
+    """A writer appends to b.csv whenever it is being read (in the batch of small files, then alone):
+    nothing of it is staged, a.csv of the same batch still loads, and the next run stages all 3 rows."""
+    raw = tmp_path / "raw" / "indicator_reports"
+    appended = iter(["MAP,AWR-01,2023-01-01,2023-06-30,,,,,45\n", "MAP,AWR-01,2023-07-01,2023-12-31,,,,,46\n"])
+    read = ingest.load_files
+
+    def read_while_b_grows(connection, settings, source, schema, raws):
+        results = read(connection, settings, source, schema, raws)
+        if any(raw.relative_path == "indicator_reports/b.csv" for raw in raws):
+            with (raw / "b.csv").open("a", encoding="utf-8") as writer:
+                writer.write(next(appended))
+        return results
+
+    monkeypatch.setattr(ingest, "load_files", read_while_b_grows)
+    result, audit, rejected, staged = load(tmp_path, {"indicator_reports/a.csv": CLEAN,
+                                                      "indicator_reports/b.csv": HEADER + SECOND_HALF})
+    assert audit == [("indicator_reports/a.csv", "loaded", 3, 3, 0),
+                     ("indicator_reports/b.csv", "still_being_written", 0, 0, 0)]
+    assert rejected == [] and staged == 3
+    assert result.files[1].notes == ["not staged this run: the file changed while it was being read, so it is "
+                                     "still being written; the next run reads it"]
+    monkeypatch.undo()
+    result, audit, _, staged = load(tmp_path, {})
+    assert audit == [("indicator_reports/a.csv", "loaded", 3, 3, 0), ("indicator_reports/b.csv", "loaded", 3, 3, 0)]
+    assert [file.status for file in result.files] == ["unchanged", "loaded"] and staged == 6
+
+
+def test_the_sensor_sees_a_file_still_being_written_only_once_it_has_settled(tmp_path):
+    """A tick keeps the hash it saw before for a file modified within the settling time (a new one is left
+    out), so the change that starts a run is seen once the file has settled, when the run will stage it."""
+    settings = raw_folder(tmp_path, {"indicator_reports/a.csv": CLEAN, "indicator_reports/b.csv": HEADER + SECOND_HALF},
+                          settling_seconds=30)
+    raw = settings.raw_dir
+    for path in (raw / "projects" / "projects.csv", raw / "indicator_reports" / "a.csv"):
+        settle(path)
+    settled = {"projects/projects.csv": sha256_of(raw / "projects" / "projects.csv"),
+               "indicator_reports/a.csv": sha256_of(raw / "indicator_reports" / "a.csv")}
+    assert raw_file_hashes(settings, {}) == settled
+    assert raw_file_hashes(settings, {**settled, "indicator_reports/b.csv": "its hash before"}) == {
+        **settled, "indicator_reports/b.csv": "its hash before"}
+    settle(raw / "indicator_reports" / "b.csv")
+    assert raw_file_hashes(settings, settled) == {**settled,
+                                                  "indicator_reports/b.csv": sha256_of(raw / "indicator_reports" / "b.csv")}

@@ -23,7 +23,8 @@ def _check_specs(source: Source) -> list[dg.AssetCheckSpec]:
     key = staging_key(source.name)
     return [
         dg.AssetCheckSpec("files_readable", asset=key,
-                          description="Every file in the folder could be read; a quarantined file fails at ERROR."),
+                          description="Every file in the folder could be read; a quarantined file fails at ERROR, "
+                                      "a file still being written (left for the next run) at WARN."),
         dg.AssetCheckSpec("rows_accounted_for", asset=key,
                           description="For every file, rows read = rows loaded + rows rejected."),
         dg.AssetCheckSpec("no_rejected_rows", asset=key,
@@ -71,10 +72,13 @@ def build_staging_asset(source: Source) -> dg.AssetsDefinition:
             context.log.info(f"{file.file}: {file.status}, {file.rows_loaded} loaded, {file.rows_rejected} rejected"
                              + (f" ({'; '.join(file.notes)})" if file.notes else ""))
         quarantined = [file.file for file in result.quarantined]
+        deferred = [file.file for file in result.still_being_written]
         checks = [
             dg.AssetCheckResult(
-                check_name="files_readable", passed=not quarantined, severity=dg.AssetCheckSeverity.ERROR,
+                check_name="files_readable", passed=not quarantined and not deferred,
+                severity=dg.AssetCheckSeverity.ERROR if quarantined else dg.AssetCheckSeverity.WARN,
                 metadata={"quarantined_files": dg.MetadataValue.json(quarantined),
+                          "files_still_being_written": dg.MetadataValue.json(deferred),
                           "errors": dg.MetadataValue.md(sample or "none")}),
             dg.AssetCheckResult(
                 check_name="rows_accounted_for", passed=unbalanced == 0, severity=dg.AssetCheckSeverity.ERROR,
@@ -89,8 +93,9 @@ def build_staging_asset(source: Source) -> dg.AssetsDefinition:
             metadata={
                 "dagster/row_count": total_rows,
                 "files": files,
-                "files_read_this_run": sum(1 for file in result.files if file.status != "unchanged"),
+                "files_read_this_run": sum(1 for file in result.files if file.status in ("loaded", "quarantined")),
                 "files_quarantined": len(quarantined),
+                "files_still_being_written": len(deferred),
                 "rows_loaded": loaded,
                 "rows_rejected": rejected,
                 "preview": dg.MetadataValue.md(preview),
