@@ -198,7 +198,7 @@ def test_small_files_validated_together_keep_their_own_rows_keys_and_verdicts(tm
     is not a duplicate of the other files' rows, and a file with a row DuckDB cannot split sends the
     batch file by file, with the same outcome as alone."""
     spanish = ("proyecto,indicador,inicio_periodo,fin_periodo,sexo,estado,numerador,denominador,valor\n"
-               "MAP,AWR-01,2022-01-01,2022-06-30,,,,,40\n")
+               "MAP,AWR-01,2022-07-01,2022-12-31,,,,,40\n")
     repeated = HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,,,,40\nMAP,AWR-01,2022-01-01,2022-06-30,,,,,41\n"
     files = {"indicator_reports/a.csv": CLEAN, "indicator_reports/b.csv": repeated, "indicator_reports/c.csv": spanish}
     _, audit, rejected, staged = load(tmp_path / "together", files)
@@ -207,7 +207,8 @@ def test_small_files_validated_together_keep_their_own_rows_keys_and_verdicts(tm
     assert [(file, row, check) for file, row, _, check, _ in rejected] == [
         ("indicator_reports/b.csv", 2, "unique"), ("indicator_reports/b.csv", 3, "unique")]
     assert staged == 4
-    ragged = {**files, "indicator_reports/d.csv": CLEAN + "MAP,AWR-01,2022-07-01\n"}
+    ragged = {**files, "indicator_reports/d.csv": CLEAN.replace("2022-01-01,2022-06-30", "2023-01-01,2023-06-30")
+              + "MAP,AWR-01,2022-07-01\n"}
     _, audit, rejected, staged = load(tmp_path / "ragged", ragged)
     assert audit[3] == ("indicator_reports/d.csv", "loaded", 4, 3, 1)
     assert [(file, row, check) for file, row, _, check, _ in rejected] == [
@@ -300,7 +301,7 @@ def test_windows_1252_with_cr_only_endings_and_utf16_files_load_with_their_encod
     """The U.S. MCC's tables come as Windows-1252 with CR-only line endings; Excel saves 'Unicode text' as UTF-16."""
     rows = HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,Querétaro,,,4\nCALLE,ENF-01,2022-01-01,2022-06-30,,,12,20,\n"
     files = {"indicator_reports/mcc.csv": rows.replace("\n", "\r").encode("cp1252"),
-             "indicator_reports/unicode.csv": rows.encode("utf-16")}
+             "indicator_reports/unicode.csv": rows.replace("2022-", "2023-").encode("utf-16")}
     _, audit, rejected, staged = load(tmp_path, files)
     assert audit == [("indicator_reports/mcc.csv", "loaded", 2, 2, 0), ("indicator_reports/unicode.csv", "loaded", 2, 2, 0)]
     assert rejected == [] and staged == 4
@@ -331,6 +332,15 @@ def test_hidden_and_office_owner_files_get_an_audit_row_saying_how_to_have_them_
     assert notes["indicator_reports/~$PADF-EMP_2024.xlsx"] == [
         "not read: a name starting with '~$' is the owner file Office keeps while a workbook is open; "
         "if it holds data, rename it without the '~$' to have it loaded"]
+    settings = settings_for(tmp_path, tmp_path / "raw", as_of=dt.date(2025, 12, 31))
+
+    def hidden_rows_written_at():
+        with open_warehouse(settings) as connection:
+            return connection.execute("SELECT file, loaded_at FROM load_audit WHERE status = 'hidden' ORDER BY 1").fetchall()
+
+    written = hidden_rows_written_at()
+    ingest_into(settings)  # the same folder again: the hidden files' rows stay as written, so the audit is the same
+    assert hidden_rows_written_at() == written and len(written) == 2
     raw = tmp_path / "raw" / "indicator_reports"
     (raw / ".second_half.csv").rename(raw / "second_half.csv")
     (raw / "~$PADF-EMP_2024.xlsx").unlink()
@@ -412,3 +422,118 @@ def test_the_sensor_sees_a_file_still_being_written_only_once_it_has_settled(tmp
     settle(raw / "indicator_reports" / "b.csv")
     assert raw_file_hashes(settings, settled) == {**settled,
                                                   "indicator_reports/b.csv": sha256_of(raw / "indicator_reports" / "b.csv")}
+
+
+def audit_with_resubmissions(settings: Settings, source: str = "indicator_reports") -> list[tuple]:
+    """Per file: (file, status, read, loaded, rejected, superseded, resubmissions)."""
+    with open_warehouse(settings) as connection:
+        return connection.execute(
+            "SELECT file, status, rows_read, rows_loaded, rows_rejected, rows_superseded, resubmissions "
+            "FROM load_audit WHERE source = ? ORDER BY file", [source]).fetchall()
+
+
+def test_a_file_sent_again_under_another_name_supersedes_the_older_copy_instead_of_doubling_it(tmp_path):
+    """The probe: outcomes sent again as a '_v2_corregido' copy doubled the portfolio's outcomes (39 -> 78)."""
+    settings = raw_folder(tmp_path, {"indicator_reports/reporte.csv": CLEAN,
+                                     "indicator_reports/reporte_v2_corregido.csv": CLEAN})
+    raw = settings.raw_dir / "indicator_reports"
+    settle(raw / "reporte.csv", seconds_ago=120)
+    settle(raw / "reporte_v2_corregido.csv", seconds_ago=60)
+    _, _, rejected, staged = ingest_into(settings)
+    assert rejected == [] and staged == 3
+    assert audit_with_resubmissions(settings) == [
+        ("indicator_reports/reporte.csv", "loaded", 3, 0, 0, 3,
+         "3 rows superseded by indicator_reports/reporte_v2_corregido.csv"),
+        ("indicator_reports/reporte_v2_corregido.csv", "loaded", 3, 3, 0, 0,
+         "3 rows kept over the same keys in indicator_reports/reporte.csv")]
+    # The copy withdrawn, the first file's rows come back without it being read again.
+    (raw / "reporte_v2_corregido.csv").unlink()
+    result, _, _, staged = ingest_into(settings)
+    assert [(file.file, file.status, file.rows_loaded, file.rows_superseded) for file in result.files] == [
+        ("indicator_reports/reporte.csv", "unchanged", 3, 0)]
+    assert audit_with_resubmissions(settings) == [("indicator_reports/reporte.csv", "loaded", 3, 3, 0, 0, None)]
+    assert staged == 3
+
+
+def test_identical_copies_with_the_same_modification_time_keep_the_file_whose_name_sorts_last(tmp_path):
+    settings = raw_folder(tmp_path, {"indicator_reports/a.csv": CLEAN, "indicator_reports/b.csv": CLEAN.splitlines(True)[0]
+                                     + CLEAN.splitlines(True)[3]})
+    for name in ("a.csv", "b.csv"):
+        os.utime(settings.raw_dir / "indicator_reports" / name, (1_700_000_000, 1_700_000_000))
+    _, _, _, staged = ingest_into(settings)
+    assert staged == 3
+    assert audit_with_resubmissions(settings) == [
+        ("indicator_reports/a.csv", "loaded", 3, 2, 0, 1, "1 row superseded by indicator_reports/b.csv"),
+        ("indicator_reports/b.csv", "loaded", 1, 1, 0, 0, "1 row kept over the same key in indicator_reports/a.csv")]
+
+
+DATED = "project_code,indicator_code,period_start,period_end,sex,value,submitted_on\n"
+
+
+def test_a_key_sent_with_other_values_is_settled_by_a_later_submission_date_else_both_rows_are_rejected(tmp_path):
+    """Three keys in both files, with other values: one dated later in the old-named file (kept, though its
+    file was modified first), one dated the same day in both, one undated; and a key only in each file."""
+    old = DATED + ("MAP,AWR-01,2022-01-01,2022-06-30,,40,2022-07-10\n"    # 2: superseded by new.csv row 2
+                   "MAP,AWR-01,2022-01-01,2022-06-30,female,25,2022-09-01\n"  # 3: dated later: kept
+                   "MAP,AWR-01,2022-01-01,2022-06-30,male,15,2022-07-10\n"    # 4: same day as new.csv row 4
+                   "MAP,AWR-01,2022-07-01,2022-12-31,,44,\n"                  # 5: undated in both
+                   "MAP,AWR-01,2023-01-01,2023-06-30,,45,2023-07-10\n")       # 6: only here
+    new = DATED + ("MAP,AWR-01,2022-01-01,2022-06-30,,41,2022-08-01\n"
+                   "MAP,AWR-01,2022-01-01,2022-06-30,female,26,2022-08-01\n"
+                   "MAP,AWR-01,2022-01-01,2022-06-30,male,16,2022-07-10\n"
+                   "MAP,AWR-01,2022-07-01,2022-12-31,,43,\n"
+                   "MAP,AWR-01,2023-07-01,2023-12-31,,46,\n")
+    settings = raw_folder(tmp_path, {"indicator_reports/old.csv": old, "indicator_reports/new.csv": new})
+    raw = settings.raw_dir / "indicator_reports"
+    settle(raw / "new.csv", seconds_ago=120)
+    settle(raw / "old.csv", seconds_ago=60)
+    _, _, rejected, staged = ingest_into(settings)
+    assert audit_with_resubmissions(settings) == [
+        ("indicator_reports/new.csv", "loaded", 5, 2, 2, 1,
+         "1 row superseded by indicator_reports/old.csv; 2 rows rejected: indicator_reports/old.csv holds the same "
+         "keys with other values; 1 row kept over the same key in indicator_reports/old.csv"),
+        ("indicator_reports/old.csv", "loaded", 5, 2, 2, 1,
+         "1 row superseded by indicator_reports/new.csv; 2 rows rejected: indicator_reports/new.csv holds the same "
+         "keys with other values; 1 row kept over the same key in indicator_reports/new.csv")]
+    assert rejected == [
+        ("indicator_reports/new.csv", 4, "project_code", "resubmission",
+         "key (project_code, indicator_code, period_start, period_end, sex, state, employer_size, supply_chain_tier, "
+         "participant_type) sent again with other values in indicator_reports/old.csv row 4; neither is dated later "
+         "by submitted_on: no row of the key is kept; withdraw or correct the wrong file"),
+        ("indicator_reports/new.csv", 5, "project_code", "resubmission",
+         "key (project_code, indicator_code, period_start, period_end, sex, state, employer_size, supply_chain_tier, "
+         "participant_type) sent again with other values in indicator_reports/old.csv row 5; neither is dated later "
+         "by submitted_on: no row of the key is kept; withdraw or correct the wrong file"),
+        ("indicator_reports/old.csv", 4, "project_code", "resubmission",
+         "key (project_code, indicator_code, period_start, period_end, sex, state, employer_size, supply_chain_tier, "
+         "participant_type) sent again with other values in indicator_reports/new.csv row 4; neither is dated later "
+         "by submitted_on: no row of the key is kept; withdraw or correct the wrong file"),
+        ("indicator_reports/old.csv", 5, "project_code", "resubmission",
+         "key (project_code, indicator_code, period_start, period_end, sex, state, employer_size, supply_chain_tier, "
+         "participant_type) sent again with other values in indicator_reports/new.csv row 5; neither is dated later "
+         "by submitted_on: no row of the key is kept; withdraw or correct the wrong file")]
+    with open_warehouse(settings) as connection:
+        kept = connection.execute("SELECT _source_file, _row_number, value FROM stg_indicator_reports "
+                                  "ORDER BY _source_file, _row_number").fetchall()
+    assert kept == [("indicator_reports/new.csv", 2, 41.0), ("indicator_reports/new.csv", 6, 46.0),
+                    ("indicator_reports/old.csv", 3, 25.0), ("indicator_reports/old.csv", 6, 45.0)]
+    assert staged == 4
+
+
+def test_the_sample_outcomes_sent_again_as_a_corrected_copy_count_39_outcomes_not_78(tmp_path, sample_raw):
+    """The probe, on the shipped outcomes: 40 records, one rejected for its significance ('muy alta')."""
+    raw = tmp_path / "raw"
+    write(raw, "projects/projects.csv", (sample_raw / "projects" / "projects.csv").read_bytes())
+    sent = (sample_raw / "outcomes" / "outcomes.csv").read_bytes()
+    write(raw, "outcomes/outcomes.csv", sent)
+    write(raw, "outcomes/outcomes_v2_corregido.csv", sent)
+    settle(raw / "outcomes" / "outcomes.csv", seconds_ago=120)
+    settings = settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31))
+    _, _, rejected, staged = ingest_into(settings, "outcomes")
+    assert staged == 39
+    assert audit_with_resubmissions(settings, "outcomes") == [
+        ("outcomes/outcomes.csv", "loaded", 40, 0, 1, 39, "39 rows superseded by outcomes/outcomes_v2_corregido.csv"),
+        ("outcomes/outcomes_v2_corregido.csv", "loaded", 40, 39, 1, 0,
+         "39 rows kept over the same keys in outcomes/outcomes.csv")]
+    assert [(file, row, check) for file, row, _, check, _ in rejected] == [
+        ("outcomes/outcomes.csv", 8, "isin"), ("outcomes/outcomes_v2_corregido.csv", 8, "isin")]

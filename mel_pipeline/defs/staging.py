@@ -26,7 +26,8 @@ def _check_specs(source: Source) -> list[dg.AssetCheckSpec]:
                           description="Every file in the folder could be read; a quarantined file fails at ERROR, "
                                       "a file still being written (left for the next run) at WARN."),
         dg.AssetCheckSpec("rows_accounted_for", asset=key,
-                          description="For every file, rows read = rows loaded + rows rejected."),
+                          description="For every file, rows read = rows loaded + rows rejected + rows superseded "
+                                      "(by another file sending the same keys again)."),
         dg.AssetCheckSpec("no_rejected_rows", asset=key,
                           description="No row was rejected; otherwise WARN with the rejections and their reasons."),
     ]
@@ -59,10 +60,10 @@ def build_staging_asset(source: Source) -> dg.AssetsDefinition:
             table = f"stg_{source.name}"
             total_rows = connection.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
             audit = connection.execute(
-                "SELECT count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected), "
-                "count(*) FILTER (WHERE rows_read <> rows_loaded + rows_rejected) FROM load_audit WHERE source = ?",
-                [source.name]).fetchone()
-            files, read, loaded, rejected, unbalanced = (value or 0 for value in audit)
+                "SELECT count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected), sum(rows_superseded), "
+                "count(*) FILTER (WHERE rows_read <> rows_loaded + rows_rejected + rows_superseded) "
+                "FROM load_audit WHERE source = ?", [source.name]).fetchone()
+            files, read, loaded, rejected, superseded, unbalanced = (value or 0 for value in audit)
             # The per-identifier pseudonyms only serve person linking; the preview shows the person key.
             linking = source.linking.identifiers if source.linking else ()
             preview = table_preview(connection, table, leave_out=tuple(linking_column(name) for name in linking))
@@ -83,7 +84,7 @@ def build_staging_asset(source: Source) -> dg.AssetsDefinition:
             dg.AssetCheckResult(
                 check_name="rows_accounted_for", passed=unbalanced == 0, severity=dg.AssetCheckSeverity.ERROR,
                 metadata={"rows_read": read, "rows_loaded": loaded, "rows_rejected": rejected,
-                          "files_out_of_balance": unbalanced}),
+                          "rows_superseded": superseded, "files_out_of_balance": unbalanced}),
             dg.AssetCheckResult(
                 check_name="no_rejected_rows", passed=rejected == 0, severity=dg.AssetCheckSeverity.WARN,
                 metadata={"rows_rejected": rejected, "failures_by_check": dg.MetadataValue.md(counts or "none"),
