@@ -1,8 +1,15 @@
 """Loading one source: every file in its folder read, validated and staged, file by file.
 
 For each file the accepted rows go to `stg_<source>`, the rejected ones to `rejected_rows` with
-a reason, and one row to `load_audit` (rows_read = rows_loaded + rows_rejected). A file that
+a reason, and one row to `load_audit` (rows_read = rows_loaded + rows_rejected + rows_superseded:
+a key that several files hold is kept once, see `settle_resubmissions`). A file that
 cannot be read as a whole is quarantined: one error naming it, and the other files go on.
+Every file in the folder gets its `load_audit` row: a hidden file (its name starts with `.`) and
+Office's `~$` owner files are not read, with status `hidden` and a note saying how to have one
+loaded; a file modified in the last `settings.settling_seconds` (MEL_SETTLING_SECONDS, default
+`settings.SETTLING_SECONDS`), or that changes while it is read, may still
+be being written, so nothing of it is staged this run (status `still_being_written`) and the next
+run reads it.
 Each file is staged in its own transaction, so a crash leaves every file either as it was or
 fully replaced. A file whose content, contract version and referenced registers are unchanged
 since its last load is not read again. A source that links people is then linked as a whole
@@ -17,7 +24,8 @@ import hmac
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -34,6 +42,7 @@ from mel_pipeline.readers.tabular import (
 from mel_pipeline.settings import Settings
 from mel_pipeline.validation import compile_validation, labelled, staged_columns, validate_into
 from mel_pipeline.warehouse import quote_identifier as qi
+from mel_pipeline.warehouse import quote_literal as ql
 from mel_pipeline.warehouse import table_exists, table_fingerprint
 
 MAX_SHOWN_VALUE = 200
@@ -46,6 +55,12 @@ VERSION_AS_OF = dt.date(2000, 1, 1)
 BATCH_BYTES = 64 << 20
 BATCH_FILES = 100
 MAX_MESSAGE = 1000
+HIDDEN = "hidden"
+STILL_BEING_WRITTEN = "still_being_written"
+HIDDEN_NOTE = ("not read: its name starts with '.', which hides a file (editors and the system keep their own "
+               "files so); rename it without the leading '.' to have it loaded")
+OFFICE_OWNER_NOTE = ("not read: a name starting with '~$' is the owner file Office keeps while a workbook is open; "
+                     "if it holds data, rename it without the '~$' to have it loaded")
 
 
 @dataclass
@@ -53,11 +68,13 @@ class FileResult:
     """What happened to one file in this run."""
 
     file: str
-    status: str  # loaded | quarantined | unchanged
+    status: str  # loaded | quarantined | unchanged | hidden | still_being_written
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
     notes: list[str] = field(default_factory=list)
+    rows_superseded: int = 0
+    resubmissions: str | None = None  # which files superseded its rows or conflict with them
 
 
 @dataclass
@@ -71,6 +88,53 @@ class SourceResult:
     @property
     def quarantined(self) -> list[FileResult]:
         return [result for result in self.files if result.status == "quarantined"]
+
+    @property
+    def still_being_written(self) -> list[FileResult]:
+        return [result for result in self.files if result.status == STILL_BEING_WRITTEN]
+
+
+def file_stamp(path: Path) -> tuple[int, ...] | None:
+    """What changes whenever a file is written to: size, inode, modification and status change times."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_ino, status.st_mtime_ns, status.st_ctime_ns
+
+
+def recently_modified(path: Path, settling_seconds: float) -> bool:
+    """Whether the file was modified less than `settling_seconds` ago (or is dated that close ahead of the clock)."""
+    try:
+        return abs(time.time() - path.stat().st_mtime) < settling_seconds
+    except OSError:
+        return False
+
+
+class StillBeingWritten(Exception):
+    """A file changed while it was being read."""
+
+
+def _unchanged_while(raws: list[RawFile], load):
+    """What `load()` returns, provided none of the files changed meanwhile; else StillBeingWritten.
+
+    An error reading a file that was changing is a symptom of the writing, not of the file, so it
+    becomes StillBeingWritten as well.
+    """
+    before = [file_stamp(raw.path) for raw in raws]
+
+    def changed() -> bool:
+        return [file_stamp(raw.path) for raw in raws] != before
+
+    try:
+        results = load()
+    except UNREADABLE:
+        if changed():
+            raise StillBeingWritten() from None
+        raise
+    if changed():
+        raise StillBeingWritten()
+    return results
 
 
 def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duckdb.DuckDBPyConnection,
@@ -103,25 +167,35 @@ def contract_version(source: Source, schema: pa.DataFrameSchema, connection: duc
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def resubmitted_table(source_name: str) -> str:
+    """The table holding the source's staged rows that another file's rows under the same key set aside."""
+    return f"resubmitted_{source_name}"
+
+
 def ensure_staging_table(connection: duckdb.DuckDBPyConnection, source: Source, schema: pa.DataFrameSchema) -> None:
-    """Create `stg_<source>`; if its columns no longer match the contract, start the source afresh."""
+    """Create `stg_<source>` and its `resubmitted_<source>`; if their columns no longer match the contract,
+    start the source afresh."""
     table = f"stg_{source.name}"
     wanted = staged_columns(source, schema)
+    columns = ", ".join(f"{qi(name)} {kind}" for name, kind in wanted)
     if table_exists(connection, table):
         existing = connection.execute(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
             [table]).fetchall()
         if [(name, kind) for name, kind in existing] == wanted:
+            connection.execute(f"CREATE TABLE IF NOT EXISTS {qi(resubmitted_table(source.name))} ({columns})")
             return
         connection.execute(f"DROP TABLE {qi(table)}")
+        connection.execute(f"DROP TABLE IF EXISTS {qi(resubmitted_table(source.name))}")
         connection.execute("DELETE FROM rejected_rows WHERE source = ?", [source.name])
         connection.execute("DELETE FROM load_audit WHERE source = ?", [source.name])
-    columns = ", ".join(f"{qi(name)} {kind}" for name, kind in wanted)
     connection.execute(f"CREATE TABLE {qi(table)} ({columns})")
+    connection.execute(f"CREATE OR REPLACE TABLE {qi(resubmitted_table(source.name))} ({columns})")
 
 
 def _forget_file(connection: duckdb.DuckDBPyConnection, source: str, file: str) -> None:
     connection.execute(f"DELETE FROM {qi('stg_' + source)} WHERE _source_file = ?", [file])
+    connection.execute(f"DELETE FROM {qi(resubmitted_table(source))} WHERE _source_file = ?", [file])
     connection.execute("DELETE FROM rejected_rows WHERE source = ? AND file = ?", [source, file])
     connection.execute("DELETE FROM load_audit WHERE source = ? AND file = ?", [source, file])
 
@@ -354,13 +428,16 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
     future_dated = {file for (file,) in connection.execute(
         "SELECT DISTINCT file FROM rejected_rows WHERE source = ? AND \"check\" = 'less_than_or_equal_to'",
         [source.name]).fetchall()}
-    files = discover(settings.raw_dir / source.name, settings.raw_dir, source.formats, hashes)
+    folder = settings.raw_dir / source.name
+    files = discover(folder, settings.raw_dir, source.formats, hashes)
+    not_read = files_not_read(folder, settings.raw_dir, files)
     previous = {file: (sha, ver, FileResult(file, "unchanged" if status == "loaded" else status, read, loaded,
-                                            rejected, [notes] if notes else []))
-                for file, sha, ver, status, read, loaded, rejected, notes in connection.execute(
-                    "SELECT file, sha256, contract_version, status, rows_read, rows_loaded, rows_rejected, notes "
-                    "FROM load_audit WHERE source = ?", [source.name]).fetchall()}
-    present = {raw.relative_path for raw in files}
+                                            rejected, [notes] if notes else [], superseded, resubmissions))
+                for file, sha, ver, status, read, loaded, rejected, notes, superseded, resubmissions
+                in connection.execute(
+                    "SELECT file, sha256, contract_version, status, rows_read, rows_loaded, rows_rejected, notes, "
+                    "rows_superseded, resubmissions FROM load_audit WHERE source = ?", [source.name]).fetchall()}
+    present = {raw.relative_path for raw in files + not_read}
     removed = sorted(set(previous) - present)
     for file in removed:
         _forget_file(connection, source.name, file)
@@ -377,22 +454,204 @@ def ingest_source(connection: duckdb.DuckDBPyConnection, settings: Settings, sou
         else:
             changed.append(raw)
     recorded_version = f"{version}@{as_of}"  # what load_audit keeps: the contract and the as-of date
-    batchable = [raw for raw in changed if raw.format == "csv" and source.reader != "survey"]
+    for raw in not_read:
+        note = OFFICE_OWNER_NOTE if raw.path.name.startswith("~$") else HIDDEN_NOTE
+        _, _, staged = previous.get(raw.relative_path, (None, "", None))
+        # Its audit row is written once, so that a refresh of the same folder publishes the same audit.
+        if staged and staged.status == HIDDEN and staged.notes == [note]:
+            results[raw.relative_path] = staged
+        else:
+            results[raw.relative_path] = _record_unread(connection, source, raw, recorded_version, HIDDEN, note)
+    for raw in changed:
+        if recently_modified(raw.path, settings.settling_seconds):
+            results[raw.relative_path] = _record_unread(
+                connection, source, raw, recorded_version, STILL_BEING_WRITTEN,
+                f"not staged this run: modified less than {settings.settling_seconds:g} seconds before it was read, "
+                "so it may still be being written; the next run reads it")
+    batchable = [raw for raw in changed if raw.format == "csv" and source.reader != "survey"
+                 and raw.relative_path not in results]
     for batch in csv_batches(batchable):
         if len(batch) == 1:
             continue  # staged on its own below
         try:
-            loaded = _stage_files(connection, source, batch, recorded_version,
-                                  lambda: load_files(connection, settings, source, schema, batch))
-        except (OneFileAtATime, *UNREADABLE):
-            continue  # staged one by one below, where an unreadable file is quarantined on its own
+            loaded = _stage_files(connection, source, batch, recorded_version, lambda: _unchanged_while(
+                batch, lambda: load_files(connection, settings, source, schema, batch)))
+        except (OneFileAtATime, StillBeingWritten, *UNREADABLE):
+            continue  # staged one by one below, where an unreadable or changing file is dealt with on its own
         results.update((result.file, result) for result in loaded)
     for raw in changed:
         if raw.relative_path not in results:
             results[raw.relative_path] = _stage_one(connection, settings, source, schema, raw, recorded_version)
+    if changed or removed:
+        settle_resubmissions(connection, settings, source, schema)
+        _recount(connection, source, results)
     if source.linking and (removed or relink_needed(connection, source)):
         link_people(connection, source)
-    return SourceResult(source.name, [results[raw.relative_path] for raw in files], removed)
+    return SourceResult(source.name, [results[path] for path in sorted(present)], removed)
+
+
+def _recount(connection: duckdb.DuckDBPyConnection, source: Source, results: dict[str, FileResult]) -> None:
+    """Bring each file's result up to date with its audit row once resubmissions are settled."""
+    for file, loaded, rejected, superseded, resubmissions in connection.execute(
+            "SELECT file, rows_loaded, rows_rejected, rows_superseded, resubmissions FROM load_audit WHERE source = ?",
+            [source.name]).fetchall():
+        result = results[file]
+        result.rows_loaded, result.rows_rejected, result.rows_superseded = loaded, rejected, superseded
+        result.resubmissions = resubmissions
+
+
+def files_not_read(folder: Path, raw_root: Path, found: list[RawFile]) -> list[RawFile]:
+    """The regular files in `folder` that `discover` leaves out (hidden files and Office's `~$` owner files)."""
+    if not folder.is_dir():
+        return []
+    listed = {raw.path for raw in found}
+    return [RawFile(path, path.relative_to(raw_root).as_posix(), HIDDEN, "", 0)
+            for path in sorted(folder.iterdir()) if path not in listed and path.is_file()]
+
+
+def _record_unread(connection: duckdb.DuckDBPyConnection, source: Source, raw: RawFile, version: str, status: str,
+                   note: str) -> FileResult:
+    """Give a file that is not read this run its `load_audit` row, and stage nothing of it.
+
+    No content hash is recorded, so that the next run reads the file whatever it holds then.
+    """
+    return _stage_files(connection, source, [replace(raw, sha256="")], version,
+                        lambda: [FileResult(raw.relative_path, status, notes=[note])])[0]
+
+
+RESUBMISSION = "resubmission"  # the check of a row rejected because another file holds its key with other values
+# A source's column that dates each row's submission, where it has one: the later submission of a key wins.
+SUBMISSION_DATES = ("submitted_on", "submitted_at")
+
+
+def settle_resubmissions(connection: duckdb.DuckDBPyConnection, settings: Settings, source: Source,
+                         schema: pa.DataFrameSchema) -> None:
+    """Keep one row for a key that several files of the source hold (a file sent again, often renamed).
+
+    Rows under a key repeated across files are all the same: the newest file's row is kept (the latest
+    modification time, then the name that sorts last: the choice changes no figure). They differ: the
+    row with the strictly latest submission date is kept, where the source dates its rows (every row
+    under the key dated, one latest); otherwise nothing says which is right (a modification time does
+    not survive a copy or a clone), so every row under the key is rejected, naming the other files and
+    rows. Rows not kept are held in `resubmitted_<source>`, so that each settling starts again from every
+    file's staged rows and a file removed or corrected brings back the rows it had set aside. Each
+    file's audit row counts its rows superseded (rows_read = rows_loaded + rows_rejected +
+    rows_superseded) and says which files took them. Repeated keys are found by a grouping over the
+    key columns (in more than one file: its smallest and largest file differ, cheaper than counting
+    distinct files), so a source without repeats costs one aggregation. A person-level source's key
+    holds the person key as staged, before person linking.
+    """
+    key = tuple(schema.unique or ())
+    if not key:
+        return
+    table, held = qi(f"stg_{source.name}"), qi(resubmitted_table(source.name))
+    names = [name for name, _ in staged_columns(source, schema)]
+    dated = next((name for name in SUBMISSION_DATES if name in names), None)
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        _restore_resubmissions(connection, source.name, table, held)
+        keys = ", ".join(qi(name) for name in key)
+        same = " AND ".join(f"s.{qi(name)} IS NOT DISTINCT FROM d.{qi(name)}" for name in key)
+        content = ", ".join(f"s.{qi(name)}" for name in names if name not in ("_source_file", "_row_number"))
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE resubmission_rows AS "
+            f"SELECT s._source_file, s._row_number, {', '.join('s.' + qi(name) for name in key)}, "
+            f"hash(row({content})) AS content, {('s.' + qi(dated)) if dated else 'NULL'} AS submitted "
+            f"FROM {table} s SEMI JOIN (SELECT {keys} FROM {table} GROUP BY ALL "
+            f"HAVING min(_source_file) <> max(_source_file)) d ON {same}")
+        files = [file for (file,) in connection.execute(
+            "SELECT DISTINCT _source_file FROM resubmission_rows ORDER BY 1").fetchall()]
+        if files:
+            _settle(connection, source, settings, key, dated, files, table, held)
+        connection.execute("DROP TABLE resubmission_rows")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _restore_resubmissions(connection: duckdb.DuckDBPyConnection, source_name: str, table: str, held: str) -> None:
+    """Undo the last settling: held rows back into staging, their rejections withdrawn, the audit as staged."""
+    connection.execute(
+        "UPDATE load_audit SET rows_loaded = rows_loaded + rows_superseded + c.conflicts, "
+        "rows_rejected = rows_rejected - c.conflicts, rows_superseded = 0, resubmissions = NULL "
+        "FROM (SELECT a.file, count(r.file) AS conflicts FROM load_audit a LEFT JOIN rejected_rows r "
+        "      ON r.source = a.source AND r.file = a.file AND r.\"check\" = ? "
+        "      WHERE a.source = ? AND (a.rows_superseded > 0 OR a.resubmissions IS NOT NULL) GROUP BY a.file) c "
+        "WHERE load_audit.source = ? AND load_audit.file = c.file", [RESUBMISSION, source_name, source_name])
+    connection.execute(f"INSERT INTO {table} SELECT * FROM {held}")
+    connection.execute(f"DELETE FROM {held}")
+    connection.execute("DELETE FROM rejected_rows WHERE source = ? AND \"check\" = ?", [source_name, RESUBMISSION])
+
+
+def _settle(connection: duckdb.DuckDBPyConnection, source: Source, settings: Settings, key: tuple[str, ...],
+            dated: str | None, files: list[str], table: str, held: str) -> None:
+    """Judge the rows of `resubmission_rows` (see `settle_resubmissions`) and apply the verdicts."""
+    connection.execute("CREATE OR REPLACE TEMP TABLE resubmission_files (file VARCHAR, modified BIGINT)")
+    connection.executemany("INSERT INTO resubmission_files VALUES (?, ?)",
+                           [[file, (settings.raw_dir / file).stat().st_mtime_ns] for file in files])
+    partition = ", ".join(qi(name) for name in key)
+    undecided = (f"; neither is dated later by {dated}" if dated
+                 else f"; {source.name} rows carry no submission date to tell the newer")
+    connection.execute(f"""
+CREATE OR REPLACE TEMP TABLE resubmission_verdicts AS
+WITH ranked AS (
+    SELECT r.*, min(content) OVER k = max(content) OVER k AS identical,
+           count(submitted) OVER k = count(*) OVER k AND max(submitted) OVER k = submitted AS latest,
+           row_number() OVER (PARTITION BY {partition} ORDER BY f.modified DESC, r._source_file DESC) AS newness,
+           list({{'file': r._source_file, 'row': r._row_number}} ORDER BY r._source_file, r._row_number) OVER k AS copies
+    FROM resubmission_rows r JOIN resubmission_files f ON f.file = r._source_file
+    WINDOW k AS (PARTITION BY {partition})
+), chosen AS (
+    SELECT *, coalesce(CASE WHEN identical THEN newness = 1 ELSE latest END, false) AS chosen FROM ranked
+), settled AS (
+    SELECT *, sum(chosen::INTEGER) OVER k = 1 AS settled, max(CASE WHEN chosen THEN _source_file END) OVER k AS kept_in,
+           list_filter(copies, lambda c: c.file <> _source_file) AS others
+    FROM chosen WINDOW k AS (PARTITION BY {partition})
+)
+SELECT _source_file, _row_number,
+       CASE WHEN settled AND chosen THEN 'kept' WHEN settled THEN 'superseded' ELSE 'conflict' END AS verdict,
+       kept_in, list_distinct(list_transform(others, lambda c: c.file)) AS other_files,
+       'key ({", ".join(key)}) sent again with other values in ' ||
+       array_to_string(list_transform(others, lambda c: c.file || ' row ' || c.row), ', ') ||
+       {ql(undecided + ": no row of the key is kept; withdraw or correct the wrong file")} AS message
+FROM settled""")
+    connection.execute(f"INSERT INTO {held} SELECT s.* FROM {table} s SEMI JOIN resubmission_verdicts v "
+                       "ON s._source_file = v._source_file AND s._row_number = v._row_number AND v.verdict <> 'kept'")
+    connection.execute(f"DELETE FROM {table} s USING resubmission_verdicts v WHERE s._source_file = v._source_file "
+                       "AND s._row_number = v._row_number AND v.verdict <> 'kept'")
+    connection.execute(
+        "INSERT INTO rejected_rows SELECT ?, _source_file, _row_number, ?, ?, NULL, left(message, ?), 'row' "
+        "FROM resubmission_verdicts WHERE verdict = 'conflict'", [source.name, key[0], RESUBMISSION, MAX_MESSAGE])
+    counts = connection.execute(
+        "SELECT _source_file, count(*) FILTER (WHERE verdict = 'superseded'), count(*) FILTER (WHERE verdict = 'conflict') "
+        "FROM resubmission_verdicts GROUP BY ALL").fetchall()
+    partners = connection.execute("""
+        SELECT _source_file, verdict, partner, count(*) FROM (
+            SELECT _source_file, verdict, kept_in AS partner FROM resubmission_verdicts WHERE verdict = 'superseded'
+            UNION ALL
+            SELECT _source_file, verdict, unnest(other_files) FROM resubmission_verdicts WHERE verdict <> 'superseded'
+        ) GROUP BY ALL""").fetchall()
+    said: dict[str, list[str]] = {}
+    for file, verdict, partner, rows in sorted(partners, key=lambda said_of: (
+            said_of[0], list(RESUBMISSION_NOTES).index(said_of[1]), said_of[2])):
+        said.setdefault(file, []).append(RESUBMISSION_NOTES[verdict].format(rows=rows, s="" if rows == 1 else "s",
+                                                                           file=partner))
+    connection.executemany(
+        "UPDATE load_audit SET rows_loaded = rows_loaded - ? - ?, rows_rejected = rows_rejected + ?, "
+        "rows_superseded = ?, resubmissions = ? WHERE source = ? AND file = ?",
+        [[superseded, conflicts, conflicts, superseded, "; ".join(said[file]), source.name, file]
+         for file, superseded, conflicts in counts])
+    connection.execute("DROP TABLE resubmission_verdicts")
+    connection.execute("DROP TABLE resubmission_files")
+
+
+# What a file's audit row says of its rows under keys other files hold too, in this order.
+RESUBMISSION_NOTES = {
+    "superseded": "{rows} row{s} superseded by {file}",
+    "conflict": "{rows} row{s} rejected: {file} holds the same key{s} with other values",
+    "kept": "{rows} row{s} kept over the same key{s} in {file}",
+}
 
 
 def csv_batches(raws: list[RawFile]) -> list[list[RawFile]]:
@@ -410,10 +669,14 @@ def csv_batches(raws: list[RawFile]) -> list[list[RawFile]]:
 
 def _stage_one(connection: duckdb.DuckDBPyConnection, settings: Settings, source: Source, schema: pa.DataFrameSchema,
                raw: RawFile, version: str) -> FileResult:
-    """Stage one file, or quarantine it if it cannot be read."""
+    """Stage one file, quarantine it if it cannot be read, or leave it for the next run if it changed meanwhile."""
     try:
-        return _stage_files(connection, source, [raw], version,
-                            lambda: load_files(connection, settings, source, schema, [raw]))[0]
+        return _stage_files(connection, source, [raw], version, lambda: _unchanged_while(
+            [raw], lambda: load_files(connection, settings, source, schema, [raw])))[0]
+    except StillBeingWritten:
+        return _record_unread(connection, source, raw, version, STILL_BEING_WRITTEN,
+                              "not staged this run: the file changed while it was being read, so it is still being "
+                              "written; the next run reads it")
     except UNREADABLE as error:
         message = unreadable_message(raw.relative_path, error)
         return _stage_files(connection, source, [raw], version,

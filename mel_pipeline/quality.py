@@ -86,7 +86,7 @@ READ_SQL = {
         SELECT *, on_track + at_risk + off_track + incomplete + not_reported + no_target + not_judged + suppressed
                   AS statuses_counted FROM theme_scorecard""",
     "sentinel_signals": "SELECT *, abs(modified_z) AS modified_z_magnitude FROM sentinel_signals",
-    "load_audit": "SELECT *, rows_loaded + rows_rejected AS rows_accounted_for FROM load_audit",
+    "load_audit": "SELECT *, rows_loaded + rows_rejected + rows_superseded AS rows_accounted_for FROM load_audit",
 }
 
 
@@ -261,15 +261,17 @@ def stakeholder_divergence_suite() -> list:
 
 
 def load_audit_suite() -> list:
-    """load_audit: one row per file; a known status; every row read is either loaded or rejected; a
-    quarantined file loads nothing."""
+    """load_audit: one row per file; a known status; every row read is loaded, rejected or superseded by
+    another file's; a quarantined file loads nothing."""
     return [
         *_key("load_audit"),
-        E.ExpectColumnValuesToBeInSet(column="status", value_set=["loaded", "quarantined"],
-                                      description="A file is loaded or quarantined."),
+        E.ExpectColumnValuesToBeInSet(column="status", value_set=["loaded", "quarantined", "hidden",
+                                                                  "still_being_written"],
+                                      description="A file is loaded, quarantined, hidden (not read) or still being "
+                                                  "written (left for the next run)."),
         *_not_negative("rows_read", "rows_loaded", "rows_rejected"),
         E.ExpectColumnPairValuesToBeEqual(column_A="rows_read", column_B="rows_accounted_for",
-                                          description="rows_read = rows_loaded + rows_rejected."),
+                                          description="rows_read = rows_loaded + rows_rejected + rows_superseded."),
         E.ExpectColumnValuesToBeInSet(column="rows_loaded", value_set=[0], row_condition=Column("status") == "quarantined",
                                       description="A quarantined file loads no rows."),
     ]

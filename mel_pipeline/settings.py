@@ -17,6 +17,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Development default only: documented in README and docs/security.md. Any real deployment sets
 # MEL_PSEUDONYM_KEY; `mel run` warns when the default is in use.
 DEVELOPMENT_PSEUDONYM_KEY = "mel-pipeline-development-key-not-for-real-data"
+# A raw file modified less than this many seconds before a run reads it may still be being copied or
+# exported into its folder: staging it then would publish the part written so far as the whole file.
+SETTLING_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Settings:
     duckdb_threads: int
     as_of: dt.date
     ui_port: int  # where `mel ui` serves the Dagster UI, and the address a run's summary points to
+    settling_seconds: float = SETTLING_SECONDS  # a file modified more recently is left for the next run
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -51,6 +55,7 @@ class Settings:
             duckdb_threads=int(env.get("MEL_DUCKDB_THREADS", str(os.cpu_count() or 2))),
             as_of=dt.date.fromisoformat(as_of_text) if as_of_text else dt.date.today(),
             ui_port=int(env.get("MEL_UI_PORT", "3000")),
+            settling_seconds=float(env.get("MEL_SETTLING_SECONDS", str(SETTLING_SECONDS))),
         )
         return replace(settings, **overrides) if overrides else settings
 

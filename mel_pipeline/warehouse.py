@@ -24,18 +24,23 @@ CREATE TABLE IF NOT EXISTS load_audit (
     source VARCHAR NOT NULL,
     file VARCHAR NOT NULL,
     sha256 VARCHAR,
-    status VARCHAR NOT NULL,            -- loaded | quarantined
-    rows_read BIGINT NOT NULL,
+    status VARCHAR NOT NULL,            -- loaded | quarantined | hidden | still_being_written
+    rows_read BIGINT NOT NULL,          -- = rows_loaded + rows_rejected + rows_superseded
     rows_loaded BIGINT NOT NULL,
     rows_rejected BIGINT NOT NULL,
     contract_version VARCHAR NOT NULL,
     loaded_at TIMESTAMP NOT NULL,
     notes VARCHAR,                      -- what was ignored (hidden sheets, unknown columns) or why quarantined
     linking_conflicts BIGINT,           -- person-linking sources: rows whose phone or email links two CURPs
+    rows_superseded BIGINT NOT NULL DEFAULT 0,  -- rows whose key a newer file sent again (ingest.py)
+    resubmissions VARCHAR,              -- which files superseded this file's rows, or conflict with them
     PRIMARY KEY (source, file)
 );
 -- Warehouses created before person linking gain the column (NULL: the source is linked on its next load).
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS linking_conflicts BIGINT;
+-- ... and before resubmissions across files were settled, theirs (keys are settled on the next load).
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS rows_superseded BIGINT DEFAULT 0;
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS resubmissions VARCHAR;
 CREATE TABLE IF NOT EXISTS rejected_rows (
     source VARCHAR NOT NULL,
     file VARCHAR NOT NULL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,10 @@ SHARED = REPO_ROOT.parent / "shared"
 REFERENCE = SHARED / "reference-data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FIXTURE_AS_OF = dt.date(2025, 12, 31)
+# Tests write their raw files and read them at once: a file just written is staged, not left for a next run
+# as still being written, except in the tests of that rule (which set `settling_seconds` themselves). Set
+# in the environment so that the refreshes run in subprocesses agree.
+os.environ.setdefault("MEL_SETTLING_SECONDS", "0")
 
 
 def settings_for(tmp_path: Path, raw_dir: Path | None = None, **overrides) -> Settings:

@@ -323,12 +323,11 @@ def test_every_check_code_the_validator_and_ingest_can_emit_has_a_plain_title():
 
 
 def audit_connection() -> duckdb.DuckDBPyConnection:
-    """A warehouse's audit tables holding, as another loader might write them, a `rows_superseded` figure and
-    a `still_being_written` status besides quarantine; and rejections: in projects/a.csv, row 3 fails two checks
+    """A warehouse's audit tables holding superseded rows and a file `still_being_written` besides quarantine;
+    and rejections: in projects/a.csv, row 3 fails two checks
     and rows 4 and 5 the same one (one with a CURP in its message); projects/b.csv is refused whole with 6 rows."""
     connection = duckdb.connect()
     connection.execute(AUDIT_TABLES_SQL)
-    connection.execute("ALTER TABLE load_audit ADD COLUMN rows_superseded BIGINT DEFAULT 0")
     audit = [("projects", "projects/a.csv", "loaded", 10, 7, 3, 0, None),
              ("projects", "projects/b.csv", "quarantined", 6, 0, 6, 0, "projects/b.csv: not valid UTF-8"),
              ("outcomes", "outcomes/new.csv", "still_being_written", 0, 0, 0, 0, "changed 2 s ago: read next run"),
@@ -454,7 +453,7 @@ def test_a_run_with_rejections_and_a_quarantined_file_warns_and_says_so_on_the_r
         "| file | status | why |\n|---|---|---|\n| projects/notes.pdf | quarantined | projects/notes.pdf: '.pdf' files "
         "are not accepted here; save it as one of: csv, xlsx |")
     assert metadata["rows_accounted_for"] == {"rows_read": 3, "rows_loaded": 2, "rows_rejected": 1,
-                                              "files_out_of_balance": []}
+                                              "rows_superseded": 0, "files_out_of_balance": []}
     assert checks["no_rejected_rows"].description == "1 row rejected"
     assert metadata["no_rejected_rows"]["failures_by_check"] == (
         "| what failed (check) | column | rows | files |\n|---|---|---|---|\n"
@@ -473,8 +472,8 @@ def test_a_run_with_rejections_and_a_quarantined_file_warns_and_says_so_on_the_r
     shown = {key: value.value for key, value in summary.metadata.items()}
     assert shown["summary"] == "2 rows loaded, 1 rejected; 1 file quarantined."
     assert shown["by_source"].splitlines()[:3] == [
-        "| source | files | rows read | rows loaded | rows rejected | files quarantined |", "|---|---|---|---|---|---|",
-        "| projects | 2 | 3 | 2 | 1 | 1 |"]
+        "| source | files | rows read | rows loaded | rows rejected | rows superseded | files quarantined |",
+        "|---|---|---|---|---|---|---|", "| projects | 2 | 3 | 2 | 1 | 0 | 1 |"]
     assert (shown["rows_rejected"], shown["files_not_loaded"]) == (1, 1)
     assert metadata["everything_loaded"]["files_not_loaded"] == ["projects/notes.pdf (quarantined)"]
     tags = instance.get_run_by_id(result.run_id).tags

@@ -1,14 +1,18 @@
 """Loading files into staging: one clean fixture, one fixture per defect, quarantine, incremental reloads."""
 
 import datetime as dt
+import os
+import time
 from pathlib import Path
 
 from openpyxl import Workbook
 
+import mel_pipeline.ingest as ingest
+from mel_pipeline.defs.automation import raw_file_hashes
 from mel_pipeline.indicator_engine import write_catalog
 from mel_pipeline.indicator_registry import IndicatorSheet
 from mel_pipeline.ingest import BATCH_BYTES, BATCH_FILES, csv_batches, ingest_source
-from mel_pipeline.readers.files import RawFile
+from mel_pipeline.readers.files import RawFile, sha256_of
 from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import open_warehouse
 from tests.conftest import REFERENCE, settings_for
@@ -41,18 +45,25 @@ def write(raw: Path, relative: str, content: str | bytes) -> Path:
     return path
 
 
-def raw_folder(tmp_path: Path, files: dict[str, str | bytes]) -> Settings:
+def raw_folder(tmp_path: Path, files: dict[str, str | bytes], **overrides) -> Settings:
     """Write the projects register and `files` under tmp_path/raw; the settings of a run over them."""
     raw = tmp_path / "raw"
     write(raw, "projects/projects.csv", PROJECTS)
     for relative, content in files.items():
         write(raw, relative, content)
-    return settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31))
+    return settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31), **overrides)
 
 
-def load(tmp_path: Path, files: dict[str, str | bytes], source: str = "indicator_reports"):
-    """Ingest the projects register, the catalogue and `source`; returns (result, audit rows, rejections)."""
-    settings = raw_folder(tmp_path, files)
+def load(tmp_path: Path, files: dict[str, str | bytes], source: str = "indicator_reports", **overrides):
+    """Write `files`, then ingest the projects register, the catalogue and `source`; returns (result, audit
+    rows, rejections, rows staged).
+
+    `overrides` are settings of the run (e.g. `settling_seconds`)."""
+    return ingest_into(raw_folder(tmp_path, files, **overrides), source)
+
+
+def ingest_into(settings: Settings, source: str = "indicator_reports"):
+    """`load` over the raw folder as it is."""
     with open_warehouse(settings) as connection:
         write_catalog(connection, CATALOG)
         ingest_source(connection, settings, "projects")
@@ -188,7 +199,7 @@ def test_small_files_validated_together_keep_their_own_rows_keys_and_verdicts(tm
     is not a duplicate of the other files' rows, and a file with a row DuckDB cannot split sends the
     batch file by file, with the same outcome as alone."""
     spanish = ("proyecto,indicador,inicio_periodo,fin_periodo,sexo,estado,numerador,denominador,valor\n"
-               "MAP,AWR-01,2022-01-01,2022-06-30,,,,,40\n")
+               "MAP,AWR-01,2022-07-01,2022-12-31,,,,,40\n")
     repeated = HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,,,,40\nMAP,AWR-01,2022-01-01,2022-06-30,,,,,41\n"
     files = {"indicator_reports/a.csv": CLEAN, "indicator_reports/b.csv": repeated, "indicator_reports/c.csv": spanish}
     _, audit, rejected, staged = load(tmp_path / "together", files)
@@ -197,7 +208,8 @@ def test_small_files_validated_together_keep_their_own_rows_keys_and_verdicts(tm
     assert [(file, row, check) for file, row, _, check, _ in rejected] == [
         ("indicator_reports/b.csv", 2, "unique"), ("indicator_reports/b.csv", 3, "unique")]
     assert staged == 4
-    ragged = {**files, "indicator_reports/d.csv": CLEAN + "MAP,AWR-01,2022-07-01\n"}
+    ragged = {**files, "indicator_reports/d.csv": CLEAN.replace("2022-01-01,2022-06-30", "2023-01-01,2023-06-30")
+              + "MAP,AWR-01,2022-07-01\n"}
     _, audit, rejected, staged = load(tmp_path / "ragged", ragged)
     assert audit[3] == ("indicator_reports/d.csv", "loaded", 4, 3, 1)
     assert [(file, row, check) for file, row, _, check, _ in rejected] == [
@@ -290,7 +302,239 @@ def test_windows_1252_with_cr_only_endings_and_utf16_files_load_with_their_encod
     """The U.S. MCC's tables come as Windows-1252 with CR-only line endings; Excel saves 'Unicode text' as UTF-16."""
     rows = HEADER + "MAP,AWR-01,2022-01-01,2022-06-30,,Querétaro,,,4\nCALLE,ENF-01,2022-01-01,2022-06-30,,,12,20,\n"
     files = {"indicator_reports/mcc.csv": rows.replace("\n", "\r").encode("cp1252"),
-             "indicator_reports/unicode.csv": rows.encode("utf-16")}
+             "indicator_reports/unicode.csv": rows.replace("2022-", "2023-").encode("utf-16")}
     _, audit, rejected, staged = load(tmp_path, files)
     assert audit == [("indicator_reports/mcc.csv", "loaded", 2, 2, 0), ("indicator_reports/unicode.csv", "loaded", 2, 2, 0)]
     assert rejected == [] and staged == 4
+
+
+SECOND_HALF = "MAP,AWR-01,2022-07-01,2022-12-31,,,,,44\n"
+
+
+def settle(path: Path, seconds_ago: float = 60) -> None:
+    """Date the file's last modification `seconds_ago` back, as if it had been written that long ago."""
+    then = time.time() - seconds_ago
+    os.utime(path, (then, then))
+
+
+def test_hidden_and_office_owner_files_get_an_audit_row_saying_how_to_have_them_loaded(tmp_path):
+    """A folder of three files has three audit rows: the hidden one and Office's owner file are not read."""
+    files = {"indicator_reports/clean.csv": CLEAN, "indicator_reports/.second_half.csv": HEADER + SECOND_HALF,
+             "indicator_reports/~$PADF-EMP_2024.xlsx": b"\x0bmaria lopez" + b" " * 40}
+    result, audit, rejected, staged = load(tmp_path, files)
+    assert audit == [("indicator_reports/.second_half.csv", "hidden", 0, 0, 0),
+                     ("indicator_reports/clean.csv", "loaded", 3, 3, 0),
+                     ("indicator_reports/~$PADF-EMP_2024.xlsx", "hidden", 0, 0, 0)]
+    assert rejected == [] and staged == 3
+    notes = {file.file: file.notes for file in result.files}
+    assert notes["indicator_reports/.second_half.csv"] == [
+        "not read: its name starts with '.', which hides a file (editors and the system keep their own files so); "
+        "rename it without the leading '.' to have it loaded"]
+    assert notes["indicator_reports/~$PADF-EMP_2024.xlsx"] == [
+        "not read: a name starting with '~$' is the owner file Office keeps while a workbook is open; "
+        "if it holds data, rename it without the '~$' to have it loaded"]
+    settings = settings_for(tmp_path, tmp_path / "raw", as_of=dt.date(2025, 12, 31))
+
+    def hidden_rows_written_at():
+        with open_warehouse(settings) as connection:
+            return connection.execute("SELECT file, loaded_at FROM load_audit WHERE status = 'hidden' ORDER BY 1").fetchall()
+
+    written = hidden_rows_written_at()
+    ingest_into(settings)  # the same folder again: the hidden files' rows stay as written, so the audit is the same
+    assert hidden_rows_written_at() == written and len(written) == 2
+    raw = tmp_path / "raw" / "indicator_reports"
+    (raw / ".second_half.csv").rename(raw / "second_half.csv")
+    (raw / "~$PADF-EMP_2024.xlsx").unlink()
+    result, audit, _, staged = load(tmp_path, {})
+    assert audit == [("indicator_reports/clean.csv", "loaded", 3, 3, 0),
+                     ("indicator_reports/second_half.csv", "loaded", 1, 1, 0)]
+    assert sorted(result.removed_files) == ["indicator_reports/.second_half.csv", "indicator_reports/~$PADF-EMP_2024.xlsx"]
+    assert staged == 4
+
+
+def test_a_file_modified_within_the_settling_time_is_left_for_the_next_run(tmp_path):
+    """Written just now (as a copy still in progress would be): nothing of it is staged, and the run after it
+    has settled stages it whole; a file settled already loads in the same run."""
+    files = {"indicator_reports/a_settled.csv": CLEAN, "indicator_reports/b_being_copied.csv": HEADER + SECOND_HALF}
+    settings = raw_folder(tmp_path, files, settling_seconds=30)
+    raw = settings.raw_dir / "indicator_reports"
+    settle(settings.raw_dir / "projects" / "projects.csv")
+    settle(raw / "a_settled.csv")
+    result, audit, rejected, staged = ingest_into(settings)
+    assert audit == [("indicator_reports/a_settled.csv", "loaded", 3, 3, 0),
+                     ("indicator_reports/b_being_copied.csv", "still_being_written", 0, 0, 0)]
+    assert rejected == [] and staged == 3
+    [deferred] = result.still_being_written
+    assert deferred.notes == ["not staged this run: modified less than 30 seconds before it was read, so it may "
+                              "still be being written; the next run reads it"]
+    # The same bytes, once settled, are read: a deferred file's audit row keeps no content hash to match.
+    settle(raw / "b_being_copied.csv")
+    result, audit, _, staged = ingest_into(settings)
+    assert [(file.file, file.status) for file in result.files] == [
+        ("indicator_reports/a_settled.csv", "unchanged"), ("indicator_reports/b_being_copied.csv", "loaded")]
+    assert audit[1] == ("indicator_reports/b_being_copied.csv", "loaded", 1, 1, 0) and staged == 4
+    # Rewritten again: the version staged before is withdrawn with it until the new one has settled.
+    write(raw.parent, "indicator_reports/b_being_copied.csv", HEADER + SECOND_HALF.replace("44", "45"))
+    _, audit, _, staged = ingest_into(settings)
+    assert audit[1] == ("indicator_reports/b_being_copied.csv", "still_being_written", 0, 0, 0) and staged == 3
+
+
+def test_a_file_that_changes_while_it_is_read_is_left_for_the_next_run(tmp_path, monkeypatch):
+    """A writer appends to b.csv whenever it is being read (in the batch of small files, then alone):
+    nothing of it is staged, a.csv of the same batch still loads, and the next run stages all 3 rows."""
+    raw = tmp_path / "raw" / "indicator_reports"
+    appended = iter(["MAP,AWR-01,2023-01-01,2023-06-30,,,,,45\n", "MAP,AWR-01,2023-07-01,2023-12-31,,,,,46\n"])
+    read = ingest.load_files
+
+    def read_while_b_grows(connection, settings, source, schema, raws):
+        results = read(connection, settings, source, schema, raws)
+        if any(raw.relative_path == "indicator_reports/b.csv" for raw in raws):
+            with (raw / "b.csv").open("a", encoding="utf-8") as writer:
+                writer.write(next(appended))
+        return results
+
+    monkeypatch.setattr(ingest, "load_files", read_while_b_grows)
+    result, audit, rejected, staged = load(tmp_path, {"indicator_reports/a.csv": CLEAN,
+                                                      "indicator_reports/b.csv": HEADER + SECOND_HALF})
+    assert audit == [("indicator_reports/a.csv", "loaded", 3, 3, 0),
+                     ("indicator_reports/b.csv", "still_being_written", 0, 0, 0)]
+    assert rejected == [] and staged == 3
+    assert result.files[1].notes == ["not staged this run: the file changed while it was being read, so it is "
+                                     "still being written; the next run reads it"]
+    monkeypatch.undo()
+    result, audit, _, staged = load(tmp_path, {})
+    assert audit == [("indicator_reports/a.csv", "loaded", 3, 3, 0), ("indicator_reports/b.csv", "loaded", 3, 3, 0)]
+    assert [file.status for file in result.files] == ["unchanged", "loaded"] and staged == 6
+
+
+def test_the_sensor_sees_a_file_still_being_written_only_once_it_has_settled(tmp_path):
+    """A tick keeps the hash it saw before for a file modified within the settling time (a new one is left
+    out), so the change that starts a run is seen once the file has settled, when the run will stage it."""
+    settings = raw_folder(tmp_path, {"indicator_reports/a.csv": CLEAN, "indicator_reports/b.csv": HEADER + SECOND_HALF},
+                          settling_seconds=30)
+    raw = settings.raw_dir
+    for path in (raw / "projects" / "projects.csv", raw / "indicator_reports" / "a.csv"):
+        settle(path)
+    settled = {"projects/projects.csv": sha256_of(raw / "projects" / "projects.csv"),
+               "indicator_reports/a.csv": sha256_of(raw / "indicator_reports" / "a.csv")}
+    assert raw_file_hashes(settings, {}) == settled
+    assert raw_file_hashes(settings, {**settled, "indicator_reports/b.csv": "its hash before"}) == {
+        **settled, "indicator_reports/b.csv": "its hash before"}
+    settle(raw / "indicator_reports" / "b.csv")
+    assert raw_file_hashes(settings, settled) == {**settled,
+                                                  "indicator_reports/b.csv": sha256_of(raw / "indicator_reports" / "b.csv")}
+
+
+def audit_with_resubmissions(settings: Settings, source: str = "indicator_reports") -> list[tuple]:
+    """Per file: (file, status, read, loaded, rejected, superseded, resubmissions)."""
+    with open_warehouse(settings) as connection:
+        return connection.execute(
+            "SELECT file, status, rows_read, rows_loaded, rows_rejected, rows_superseded, resubmissions "
+            "FROM load_audit WHERE source = ? ORDER BY file", [source]).fetchall()
+
+
+def test_a_file_sent_again_under_another_name_supersedes_the_older_copy_instead_of_doubling_it(tmp_path):
+    """The probe: outcomes sent again as a '_v2_corregido' copy doubled the portfolio's outcomes (39 -> 78)."""
+    settings = raw_folder(tmp_path, {"indicator_reports/reporte.csv": CLEAN,
+                                     "indicator_reports/reporte_v2_corregido.csv": CLEAN})
+    raw = settings.raw_dir / "indicator_reports"
+    settle(raw / "reporte.csv", seconds_ago=120)
+    settle(raw / "reporte_v2_corregido.csv", seconds_ago=60)
+    _, _, rejected, staged = ingest_into(settings)
+    assert rejected == [] and staged == 3
+    assert audit_with_resubmissions(settings) == [
+        ("indicator_reports/reporte.csv", "loaded", 3, 0, 0, 3,
+         "3 rows superseded by indicator_reports/reporte_v2_corregido.csv"),
+        ("indicator_reports/reporte_v2_corregido.csv", "loaded", 3, 3, 0, 0,
+         "3 rows kept over the same keys in indicator_reports/reporte.csv")]
+    # The copy withdrawn, the first file's rows come back without it being read again.
+    (raw / "reporte_v2_corregido.csv").unlink()
+    result, _, _, staged = ingest_into(settings)
+    assert [(file.file, file.status, file.rows_loaded, file.rows_superseded) for file in result.files] == [
+        ("indicator_reports/reporte.csv", "unchanged", 3, 0)]
+    assert audit_with_resubmissions(settings) == [("indicator_reports/reporte.csv", "loaded", 3, 3, 0, 0, None)]
+    assert staged == 3
+
+
+def test_identical_copies_with_the_same_modification_time_keep_the_file_whose_name_sorts_last(tmp_path):
+    settings = raw_folder(tmp_path, {"indicator_reports/a.csv": CLEAN, "indicator_reports/b.csv": CLEAN.splitlines(True)[0]
+                                     + CLEAN.splitlines(True)[3]})
+    for name in ("a.csv", "b.csv"):
+        os.utime(settings.raw_dir / "indicator_reports" / name, (1_700_000_000, 1_700_000_000))
+    _, _, _, staged = ingest_into(settings)
+    assert staged == 3
+    assert audit_with_resubmissions(settings) == [
+        ("indicator_reports/a.csv", "loaded", 3, 2, 0, 1, "1 row superseded by indicator_reports/b.csv"),
+        ("indicator_reports/b.csv", "loaded", 1, 1, 0, 0, "1 row kept over the same key in indicator_reports/a.csv")]
+
+
+DATED = "project_code,indicator_code,period_start,period_end,sex,value,submitted_on\n"
+
+
+def test_a_key_sent_with_other_values_is_settled_by_a_later_submission_date_else_both_rows_are_rejected(tmp_path):
+    """Three keys in both files, with other values: one dated later in the old-named file (kept, though its
+    file was modified first), one dated the same day in both, one undated; and a key only in each file."""
+    old = DATED + ("MAP,AWR-01,2022-01-01,2022-06-30,,40,2022-07-10\n"    # 2: superseded by new.csv row 2
+                   "MAP,AWR-01,2022-01-01,2022-06-30,female,25,2022-09-01\n"  # 3: dated later: kept
+                   "MAP,AWR-01,2022-01-01,2022-06-30,male,15,2022-07-10\n"    # 4: same day as new.csv row 4
+                   "MAP,AWR-01,2022-07-01,2022-12-31,,44,\n"                  # 5: undated in both
+                   "MAP,AWR-01,2023-01-01,2023-06-30,,45,2023-07-10\n")       # 6: only here
+    new = DATED + ("MAP,AWR-01,2022-01-01,2022-06-30,,41,2022-08-01\n"
+                   "MAP,AWR-01,2022-01-01,2022-06-30,female,26,2022-08-01\n"
+                   "MAP,AWR-01,2022-01-01,2022-06-30,male,16,2022-07-10\n"
+                   "MAP,AWR-01,2022-07-01,2022-12-31,,43,\n"
+                   "MAP,AWR-01,2023-07-01,2023-12-31,,46,\n")
+    settings = raw_folder(tmp_path, {"indicator_reports/old.csv": old, "indicator_reports/new.csv": new})
+    raw = settings.raw_dir / "indicator_reports"
+    settle(raw / "new.csv", seconds_ago=120)
+    settle(raw / "old.csv", seconds_ago=60)
+    _, _, rejected, staged = ingest_into(settings)
+    assert audit_with_resubmissions(settings) == [
+        ("indicator_reports/new.csv", "loaded", 5, 2, 2, 1,
+         "1 row superseded by indicator_reports/old.csv; 2 rows rejected: indicator_reports/old.csv holds the same "
+         "keys with other values; 1 row kept over the same key in indicator_reports/old.csv"),
+        ("indicator_reports/old.csv", "loaded", 5, 2, 2, 1,
+         "1 row superseded by indicator_reports/new.csv; 2 rows rejected: indicator_reports/new.csv holds the same "
+         "keys with other values; 1 row kept over the same key in indicator_reports/new.csv")]
+    assert rejected == [
+        ("indicator_reports/new.csv", 4, "project_code", "resubmission",
+         "key (project_code, indicator_code, period_start, period_end, sex, state, employer_size, supply_chain_tier, "
+         "participant_type) sent again with other values in indicator_reports/old.csv row 4; neither is dated later "
+         "by submitted_on: no row of the key is kept; withdraw or correct the wrong file"),
+        ("indicator_reports/new.csv", 5, "project_code", "resubmission",
+         "key (project_code, indicator_code, period_start, period_end, sex, state, employer_size, supply_chain_tier, "
+         "participant_type) sent again with other values in indicator_reports/old.csv row 5; neither is dated later "
+         "by submitted_on: no row of the key is kept; withdraw or correct the wrong file"),
+        ("indicator_reports/old.csv", 4, "project_code", "resubmission",
+         "key (project_code, indicator_code, period_start, period_end, sex, state, employer_size, supply_chain_tier, "
+         "participant_type) sent again with other values in indicator_reports/new.csv row 4; neither is dated later "
+         "by submitted_on: no row of the key is kept; withdraw or correct the wrong file"),
+        ("indicator_reports/old.csv", 5, "project_code", "resubmission",
+         "key (project_code, indicator_code, period_start, period_end, sex, state, employer_size, supply_chain_tier, "
+         "participant_type) sent again with other values in indicator_reports/new.csv row 5; neither is dated later "
+         "by submitted_on: no row of the key is kept; withdraw or correct the wrong file")]
+    with open_warehouse(settings) as connection:
+        kept = connection.execute("SELECT _source_file, _row_number, value FROM stg_indicator_reports "
+                                  "ORDER BY _source_file, _row_number").fetchall()
+    assert kept == [("indicator_reports/new.csv", 2, 41.0), ("indicator_reports/new.csv", 6, 46.0),
+                    ("indicator_reports/old.csv", 3, 25.0), ("indicator_reports/old.csv", 6, 45.0)]
+    assert staged == 4
+
+
+def test_the_sample_outcomes_sent_again_as_a_corrected_copy_count_39_outcomes_not_78(tmp_path, sample_raw):
+    """The probe, on the shipped outcomes: 40 records, one rejected for its significance ('muy alta')."""
+    raw = tmp_path / "raw"
+    write(raw, "projects/projects.csv", (sample_raw / "projects" / "projects.csv").read_bytes())
+    sent = (sample_raw / "outcomes" / "outcomes.csv").read_bytes()
+    write(raw, "outcomes/outcomes.csv", sent)
+    write(raw, "outcomes/outcomes_v2_corregido.csv", sent)
+    settle(raw / "outcomes" / "outcomes.csv", seconds_ago=120)
+    settings = settings_for(tmp_path, raw, as_of=dt.date(2025, 12, 31))
+    _, _, rejected, staged = ingest_into(settings, "outcomes")
+    assert staged == 39
+    assert audit_with_resubmissions(settings, "outcomes") == [
+        ("outcomes/outcomes.csv", "loaded", 40, 0, 1, 39, "39 rows superseded by outcomes/outcomes_v2_corregido.csv"),
+        ("outcomes/outcomes_v2_corregido.csv", "loaded", 40, 39, 1, 0,
+         "39 rows kept over the same keys in outcomes/outcomes.csv")]
+    assert [(file, row, check) for file, row, _, check, _ in rejected] == [
+        ("outcomes/outcomes.csv", 8, "isin"), ("outcomes/outcomes_v2_corregido.csv", 8, "isin")]

@@ -31,7 +31,7 @@ SCHEMAS = {
                               "respondents_a BIGINT, respondents_b BIGINT, mean_a DOUBLE, mean_b DOUBLE, gap DOUBLE, "
                               "divergent BOOLEAN, suppressed BOOLEAN",
     "load_audit": "source VARCHAR, file VARCHAR, sha256 VARCHAR, status VARCHAR, rows_read BIGINT, rows_loaded BIGINT, "
-                  "rows_rejected BIGINT, contract_version VARCHAR, loaded_at TIMESTAMP, notes VARCHAR",
+                  "rows_rejected BIGINT, contract_version VARCHAR, loaded_at TIMESTAMP, notes VARCHAR, rows_superseded BIGINT",
     "outcome_harvest_summary": "theme VARCHAR, project_code VARCHAR, year BIGINT, significance VARCHAR, "
                                "contribution VARCHAR, intention VARCHAR, polarity VARCHAR, outcomes HUGEINT, "
                                "substantiated_outcomes HUGEINT",
@@ -119,10 +119,10 @@ ROWS = {
         ["enforcement_improved", "PORTFOLIO", 2023, "government", "worker", 20, 30, 4.0, 2.1, 1.9, True, False],
     ],
     "load_audit": [
-        ["indicator_reports", "indicator_reports/a.csv", "ab12", "loaded", 10, 9, 1, "v1", dt.datetime(2024, 7, 1, 2),
-         None],
+        ["indicator_reports", "indicator_reports/a.csv", "ab12", "loaded", 10, 8, 1, "v1", dt.datetime(2024, 7, 1, 2),
+         None, 1],
         ["indicator_reports", "indicator_reports/b.csv", "cd34", "quarantined", 0, 0, 0, "v1",
-         dt.datetime(2024, 7, 1, 2), "not valid UTF-8"],
+         dt.datetime(2024, 7, 1, 2), "not valid UTF-8", 0],
     ],
     "outcome_harvest_summary": [
         ["enforcement", "PORTFOLIO", 2023, "high", "direct", "intended", "positive", 3, 2],

@@ -239,30 +239,36 @@ def test_a_refresh_with_hostile_files_among_the_sample_completes(scenario):
     assert set(scenario.first_marts) == MART_TABLES
 
 
-def test_nothing_is_lost_rows_read_equal_rows_loaded_plus_rows_rejected_per_file(scenario):
+def test_nothing_is_lost_rows_read_equal_rows_loaded_plus_rejected_plus_superseded_per_file(scenario):
     connection = duckdb.connect(str(scenario.place.warehouse), read_only=True)
     try:
         files = connection.execute("""
-            SELECT a.source, a.file, a.status, a.rows_read, a.rows_loaded, a.rows_rejected,
+            SELECT a.source, a.file, a.status, a.rows_read, a.rows_loaded, a.rows_rejected, a.rows_superseded,
                    (SELECT count(DISTINCT r.row_number) FROM rejected_rows r
-                     WHERE r.source = a.source AND r.file = a.file AND r.severity = 'row')
+                     WHERE r.source = a.source AND r.file = a.file AND r.severity = 'row'),
+                   (SELECT count(*) FROM rejected_rows r
+                     WHERE r.source = a.source AND r.file = a.file AND r."check" = 'resubmission')
             FROM load_audit a ORDER BY a.source, a.file""").fetchall()
         staged = {source: connection.execute(f"SELECT _source_file, count(*) FROM stg_{source} GROUP BY ALL").fetchall()
                   for source in LOAD_ORDER}
+        held = {file: rows for source in LOAD_ORDER for file, rows in connection.execute(
+            f"SELECT _source_file, count(*) FROM resubmitted_{source} GROUP BY ALL").fetchall()}
     finally:
         connection.close()
     on_disk = sorted(path.relative_to(scenario.place.raw).as_posix() for path in scenario.place.raw.glob("*/*"))
     assert sorted(file for _, file, *_ in files) == on_disk
     staged_by_file = {file: rows for rows_by_file in staged.values() for file, rows in rows_by_file}
-    totals = {"read": 0, "loaded": 0, "rejected": 0}
-    for source, file, status, read, loaded, rejected, rejected_rows in files:
-        assert read == loaded + rejected, file
+    totals = {"read": 0, "loaded": 0, "rejected": 0, "superseded": 0}
+    for source, file, status, read, loaded, rejected, superseded, rejected_rows, conflicts in files:
+        assert read == loaded + rejected + superseded, file
         assert rejected_rows == rejected and staged_by_file.get(file, 0) == loaded, file
-        if status == "quarantined":
+        # A row another file's row under its key sets aside, superseded or in conflict, is held, not lost.
+        assert held.get(file, 0) == superseded + conflicts, file
+        if status != "loaded":
             assert read == 0, file
         totals = {"read": totals["read"] + read, "loaded": totals["loaded"] + loaded,
-                  "rejected": totals["rejected"] + rejected}
-    assert totals["read"] == totals["loaded"] + totals["rejected"]
+                  "rejected": totals["rejected"] + rejected, "superseded": totals["superseded"] + superseded}
+    assert totals["read"] == totals["loaded"] + totals["rejected"] + totals["superseded"]
     assert totals["loaded"] == sum(staged_by_file.values())
 
 

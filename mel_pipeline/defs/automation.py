@@ -31,6 +31,7 @@ import dagster as dg
 
 from mel_pipeline.contract import SOURCES
 from mel_pipeline.defs.staging import staging_key
+from mel_pipeline.ingest import recently_modified
 from mel_pipeline.readers.files import HashCache, discover, write_whole
 from mel_pipeline.settings import Settings
 from mel_pipeline.summaries import markdown_table
@@ -68,18 +69,23 @@ run_failures = dg.AssetSpec(
 )
 
 
-def raw_file_hashes(settings: Settings) -> dict[str, str]:
+def raw_file_hashes(settings: Settings, previous: dict[str, str] | None = None) -> dict[str, str]:
     """Content hash of every file the staging assets would read, by path relative to the raw folder.
 
     Uses the readers' own discovery, so hidden files and Excel's `~$` lock files never start a run,
-    and their hash cache, so a tick reads only files that may have changed.
+    and their hash cache, so a tick reads only files that may have changed. A file modified within
+    the last `settings.settling_seconds` keeps its hash in `previous` (or is left out when new): staging would
+    only defer it, so it becomes a change on the first tick after it has settled, and that tick's run
+    stages it.
     """
     hashes = HashCache(settings.file_hashes_path)
-    found = {
-        file.relative_path: file.sha256
-        for source in SOURCES.values()
-        for file in discover(settings.raw_dir / source.name, settings.raw_dir, source.formats, hashes)
-    }
+    found = {}
+    for source in SOURCES.values():
+        for file in discover(settings.raw_dir / source.name, settings.raw_dir, source.formats, hashes):
+            if not recently_modified(file.path, settings.settling_seconds):
+                found[file.relative_path] = file.sha256
+            elif previous and file.relative_path in previous:
+                found[file.relative_path] = previous[file.relative_path]
     hashes.save()
     return found
 
@@ -121,7 +127,7 @@ def raw_files_changed(context: dg.SensorEvaluationContext) -> dg.SensorResult | 
     """
     settings = Settings.from_env()
     previous = files_seen(settings, context.cursor)
-    current = raw_file_hashes(settings)
+    current = raw_file_hashes(settings, previous)
     changes = sorted((path, previous.get(path), current.get(path))
                      for path in previous.keys() | current.keys() if previous.get(path) != current.get(path))
     if not changes:

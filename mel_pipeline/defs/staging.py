@@ -104,7 +104,7 @@ def build_staging_asset(source: Source) -> dg.AssetsDefinition:
             metadata={
                 "dagster/row_count": total_rows,
                 "files": summary.files,
-                "files_read_this_run": sum(1 for file in result.files if file.status != "unchanged"),
+                "files_read_this_run": sum(1 for file in result.files if file.status in ("loaded", "quarantined")),
                 "files_quarantined": len(result.quarantined),
                 **{name: count for name, count in summary.rows.items() if name != ROWS_READ},
                 "preview": dg.MetadataValue.md(preview),
