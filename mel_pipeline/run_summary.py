@@ -49,6 +49,7 @@ CHECK_TITLES = {
     "column_compare": "two values in the wrong order (e.g. a start after its end)",
     "any_present": "none of the alternative values given",
     "unique": "the same record twice in a file",
+    "resubmission": "a record sent again in another file with other values, neither dated later",
     "reference": "code not found in its register",
     "rate_parts": "percentage without its numerator and denominator",
     "count_is_whole": "count indicator with a fraction",

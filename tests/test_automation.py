@@ -21,6 +21,7 @@ from mel_pipeline.cli import main
 from mel_pipeline.defs.definitions import defs
 from mel_pipeline.defs.operations import RUN_SUMMARY_KEY, run_tags
 from mel_pipeline.indicator_registry import load_registry
+from mel_pipeline.ingest import RESUBMISSION
 from mel_pipeline.run_summary import (
     CHECK_TITLES, SourceSummary, check_title, failures_by_check, failures_by_check_markdown, files_not_loaded_markdown,
     files_out_of_balance, headline, rejection_messages, rejection_messages_markdown, summarise_sources,
@@ -311,11 +312,12 @@ def test_every_check_code_the_validator_and_ingest_can_emit_has_a_plain_title():
     package = REPO_ROOT / "mel_pipeline"
     emitted |= set(re.findall(r'_failure\([^,]+, "(\w+)"', (package / "validation.py").read_text()))
     emitted |= set(re.findall(r"INSERT INTO rejected_rows VALUES \([^']*'(\w+)'", (package / "ingest.py").read_text()))
+    emitted.add(RESUBMISSION)
     assert emitted == {
         "not_nullable", "dtype", "isin", "greater_than_or_equal_to", "less_than_or_equal_to", "in_range",
         "str_matches", "str_length", "column_compare", "any_present", "unique", "reference", "rate_parts",
         "within_project_dates", "malformed_row", "file_unreadable", "ambiguous_number", "whole_number",
-        "count_is_whole", "percent_in_range"}
+        "count_is_whole", "percent_in_range", "resubmission"}
     # The validator translates two bounds no contract uses yet.
     assert set(CHECK_TITLES) - emitted == {"greater_than", "less_than"}
     assert check_title("isin") == "value not in the allowed list (isin)"
