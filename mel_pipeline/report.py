@@ -5,8 +5,8 @@ over time, the sentinel series with their signals, the outcome-harvest matrix an
 between stakeholder groups, every chart followed by the numbers behind it. Charts are inline SVG
 drawn here; the page loads no script, stylesheet, font or image from anywhere, so it reads the same
 on a laptop with no network. Suppressed cells are written "suppressed", never as a number, and a
-semester of a targets chart without a point says why on the chart: suppressed for privacy, not
-reported, or no data. "At a glance" counts each indicator in its own latest semester with a figure
+semester of a targets chart without a point says why on the chart: suppressed for privacy, no
+report accepted, or no data. "At a glance" counts each indicator in its own latest semester with a figure
 (or a suppressed cell) and names those semesters. Given the Great Expectations report on the same
 marts, the page also lists each suite's verdict with a link to its Data Docs page. Reading the marts
 and drawing belong here; deciding when the report is rebuilt does not.
@@ -295,31 +295,43 @@ def status_chart(scorecard: pd.DataFrame) -> str:
     return svg(frame, "Indicator status by semester", body)
 
 
+NO_REPORT_ACCEPTED = "no report accepted"
+# What a gap's label means, in the tooltip of its column.
+GAP_EXPLANATIONS = {
+    "suppressed for privacy": "the figure counts 1 to 10 people, or would let such a count be worked out",
+    NO_REPORT_ACCEPTED: "reports were due and none was accepted: none was sent, or its rows were rejected "
+                        "(listed under Data received and rejected)",
+    "no data": "no record to compute a figure from",
+}
+
+
 def gap_reason(row: pd.Series) -> str | None:
     """Why a semester's cell has no figure, as the chart and its table say it; None when it has one.
 
-    A suppressed cell is hidden for privacy; a cell whose reports were due and none came is not reported (a
-    grantee row rejected by the data contract never arrives, so it reads the same; the rejected rows are listed
-    under "Data received and rejected"); any other cell without a figure had no data to compute one from.
+    A suppressed cell is hidden for privacy; a cell whose reports were due has no report accepted, whether
+    none was sent or the data contract rejected its rows (the marts cannot tell which, so the label says
+    only what holds for both); any other cell without a figure had no data to compute one from.
     """
     if row["suppressed"]:
         return "suppressed for privacy"
     if not missing(row["value"]):
         return None
     if not missing(row["periods_expected"]) and row["periods_expected"] > 0 and not row["periods_reported"]:
-        return "not reported"
+        return NO_REPORT_ACCEPTED
     return "no data"
 
 
 def gap_label(frame: Frame, x: float, semester: pd.Timestamp, reason: str) -> str:
-    """A gap's reason written up its column, so a missing point explains itself without hovering."""
-    return (f'<g class="gap"><title>{esc(semester_label(semester))}: {esc(reason)}</title>'
+    """A gap's reason written up its column, so a missing point explains itself without hovering; its tooltip
+    says what the reason means."""
+    return (f'<g class="gap"><title>{esc(semester_label(semester))}: {esc(reason)}: '
+            f'{esc(GAP_EXPLANATIONS[reason])}</title>'
             f'{text(x + 4, frame.y0 - 6, reason, size=10, rotate=-90)}</g>')
 
 
 def target_chart(rows: pd.DataFrame, semesters: list[pd.Timestamp]) -> str:
     """Actual against target per semester; a suppressed semester is a grey column, not a point, and every
-    semester without a point says why (suppressed for privacy, not reported, no data)."""
+    semester without a point says why (suppressed for privacy, no report accepted, no data)."""
     frame = Frame()
     unit = rows["unit"].iloc[0]
     step = (frame.x1 - frame.x0) / max(len(semesters), 1)

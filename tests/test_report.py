@@ -141,18 +141,22 @@ def test_at_a_glance_takes_each_indicators_own_latest_published_semester_and_say
 
 def test_each_missing_point_says_why_on_the_chart_and_in_its_table(built):
     _, page = built
-    for theme, code, semester, reason in [("capacity", "CAP-01", "2024 H1", "not reported"),
-                                          ("awareness", "AWR-02", "2024 H1", "suppressed for privacy")]:
+    for theme, code, semester, reason, meaning in [
+            ("capacity", "CAP-01", "2024 H1", "no report accepted",
+             "reports were due and none was accepted: none was sent, or its rows were rejected "
+             "(listed under Data received and rejected)"),
+            ("awareness", "AWR-02", "2024 H1", "suppressed for privacy",
+             "the figure counts 1 to 10 people, or would let such a count be worked out")]:
         indicator = re.search(rf"<figure><figcaption><h4>{code} .*?</figure>", section(page, theme), re.S).group(0)
         gaps = re.findall(r'<g class="gap"><title>(.*?)</title><text[^>]*>(.*?)</text></g>', indicator)
-        assert gaps == [(f"{semester}: {reason}", reason)]
+        assert gaps == [(f"{semester}: {reason}: {meaning}", reason)]
         actual = re.search(rf"<tr><td>{semester}</td><td[^>]*>(.*?)</td>", indicator).group(1)
         assert re.sub(r"<[^>]+>", "", actual) == ("suppressed" if reason.startswith("suppressed") else reason)
     enforcement = re.search(r"<figure><figcaption><h4>ENF-03 .*?</figure>", section(page, "enforcement"), re.S)
     assert '<g class="gap">' not in enforcement.group(0)  # a point in every semester
 
 
-def test_a_gap_is_suppressed_for_privacy_not_reported_or_without_data():
+def test_a_gap_is_suppressed_for_privacy_without_an_accepted_report_or_without_data():
     def cell(value, suppressed=False, expected=None, reported=None):
         return pd.Series({"value": value, "suppressed": suppressed, "periods_expected": expected,
                           "periods_reported": reported})
@@ -163,4 +167,4 @@ def test_a_gap_is_suppressed_for_privacy_not_reported_or_without_data():
         cell(float("nan"), expected=float("nan")),            # an indicator computed from other sources, no data
         cell(None, expected=2, reported=1),                   # reports came, but no figure could be computed
         cell(0.0, expected=2, reported=0),                    # a figure: no gap
-    )] == ["suppressed for privacy", "not reported", "no data", "no data", None]
+    )] == ["suppressed for privacy", "no report accepted", "no data", "no data", None]
