@@ -553,12 +553,22 @@ def settle_resubmissions(connection: duckdb.DuckDBPyConnection, settings: Settin
         keys = ", ".join(qi(name) for name in key)
         same = " AND ".join(f"s.{qi(name)} IS NOT DISTINCT FROM d.{qi(name)}" for name in key)
         content = ", ".join(f"s.{qi(name)}" for name in names if name not in ("_source_file", "_row_number"))
+        # A key repeats across files only where its leading columns do (a participant only at an event two files
+        # both hold): grouping on those first groups far fewer values (an event, not each person at it).
+        leading = key[:-1] or key
+        leading_keys = ", ".join(qi(name) for name in leading)
+        same_leading = " AND ".join(f"s.{qi(name)} IS NOT DISTINCT FROM d.{qi(name)}" for name in leading)
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE resubmission_candidates AS SELECT s.* FROM {table} s "
+            f"SEMI JOIN (SELECT {leading_keys} FROM {table} GROUP BY ALL "
+            f"HAVING min(_source_file) <> max(_source_file)) d ON {same_leading}")
         connection.execute(
             f"CREATE OR REPLACE TEMP TABLE resubmission_rows AS "
             f"SELECT s._source_file, s._row_number, {', '.join('s.' + qi(name) for name in key)}, "
             f"hash(row({content})) AS content, {('s.' + qi(dated)) if dated else 'NULL'} AS submitted "
-            f"FROM {table} s SEMI JOIN (SELECT {keys} FROM {table} GROUP BY ALL "
+            f"FROM resubmission_candidates s SEMI JOIN (SELECT {keys} FROM resubmission_candidates GROUP BY ALL "
             f"HAVING min(_source_file) <> max(_source_file)) d ON {same}")
+        connection.execute("DROP TABLE resubmission_candidates")
         files = [file for (file,) in connection.execute(
             "SELECT DISTINCT _source_file FROM resubmission_rows ORDER BY 1").fetchall()]
         if files:
