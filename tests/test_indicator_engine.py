@@ -195,7 +195,8 @@ def test_an_indicator_is_recomputed_only_when_its_sql_or_a_table_it_reads_change
     indicator = IndicatorSheet(**{**sheet(code="AWR-09").model_dump(), "sql": GOOD_SQL})
 
     def stage(source: str, file: str, sha256: str):
-        connection.execute("INSERT INTO load_audit VALUES (?, ?, ?, 'loaded', 1, 1, 0, 'v1', now(), NULL, NULL)",
+        connection.execute("INSERT INTO load_audit (source, file, sha256, status, rows_read, rows_loaded, rows_rejected, "
+                           "contract_version, loaded_at) VALUES (?, ?, ?, 'loaded', 1, 1, 0, 'v1', now())",
                            [source, file, sha256])
 
     first = run_indicator(connection, indicator, settings)
