@@ -98,7 +98,16 @@ def test_links_that_lead_out_of_the_raw_folder_are_refused_and_never_read(tmp_pa
         ("participants/to_inside.csv", "loaded"), ("participants/to_outside.csv", "quarantined")]
     assert all("a link to a file outside the raw data folder" in notes for _, status, _, notes in audit
                if status == "quarantined")
-    assert staged == [("participants/inside.csv", 1), ("participants/to_inside.csv", 1)]
+    # The link inside the folder is read like any file; its record repeats inside.csv's, so it is kept once.
+    assert staged == [("participants/to_inside.csv", 1)]
+    assert [(file, rows_loaded) for file, status, rows_loaded, _ in audit if status == "loaded"] == [
+        ("participants/inside.csv", 0), ("participants/to_inside.csv", 1)]
+    with open_warehouse(settings_for(tmp_path, raw, as_of=FIXTURE_AS_OF)) as connection:
+        assert connection.execute("SELECT file, rows_superseded, resubmissions FROM load_audit "
+                                  "WHERE file IN ('participants/inside.csv', 'participants/to_inside.csv') "
+                                  "ORDER BY file").fetchall() == [
+            ("participants/inside.csv", 1, "1 row superseded by participants/to_inside.csv"),
+            ("participants/to_inside.csv", 0, "1 row kept over the same key in participants/inside.csv")]
     audit, staged = ingest(tmp_path, raw, "targets")
     assert [(file, status) for file, status, *_ in audit] == [("targets/secret.csv", "quarantined")]
     assert staged == []
