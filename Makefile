@@ -22,7 +22,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
-# The one Data Docs asset no Python package ships (mel_pipeline/quality.py): bootstrap-table, taken from
+# The one Data Docs asset no Python package ships (mel_pipeline/marts/quality.py): bootstrap-table, taken from
 # Debian's zoneminder package, which is downloaded and unpacked here, never installed.
 $(TABLE_SCRIPT):
 	mkdir -p $(@D)/.deb

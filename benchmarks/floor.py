@@ -7,7 +7,7 @@ This module only feeds it what SQL cannot get by itself, then times each of its 
 - the file lists, with their SHA-256 (for `load_audit`), as one relation per source: CSV files are
   scanned by the script's own `csv_rows`; the few Excel and IATI XML files are read to text cells by
   the pipeline's readers, since DuckDB has no built-in reader for either format;
-- the controlled vocabularies of `mel_pipeline.codes` (spelling -> code) as a table, and the
+- the controlled vocabularies of `mel_pipeline.reference.codes` (spelling -> code) as a table, and the
   indicator catalogue written from the reference sheets;
 - the as-of date and the pseudonym key's HMAC pads.
 
@@ -35,18 +35,21 @@ import duckdb
 import pyarrow as pa
 from person_keys import linked_person_keys
 
-from mel_pipeline import codes
-from mel_pipeline.contract import LOAD_ORDER, SOURCES
-from mel_pipeline.indicator_engine import (RESULTS_TABLE_SQL, build_indicator_values, sheet_sql_parameters,
-                                          write_catalog)
-from mel_pipeline.indicator_registry import load_registry, shared_views_sql
-from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
-from mel_pipeline.publish import MARTS_FILE, export_parquet, write_marts
-from mel_pipeline.readers.files import discover
-from mel_pipeline.readers.iati import read_iati
-from mel_pipeline.readers.tabular import read_xlsx
+from mel_pipeline.indicators.engine import (
+    RESULTS_TABLE_SQL,
+    build_indicator_values,
+    build_sentinel_signals,
+    sheet_sql_parameters,
+)
+from mel_pipeline.marts.publish import MARTS_FILE, export_parquet, write_marts
+from mel_pipeline.raw.files import discover
+from mel_pipeline.raw.iati import read_iati
+from mel_pipeline.raw.tabular import read_xlsx
+from mel_pipeline.reference import codes
+from mel_pipeline.reference.catalogue import load_registry, shared_views_sql, write_catalog
 from mel_pipeline.settings import Settings
-from mel_pipeline.validation import hmac_pads
+from mel_pipeline.staging.contract import LOAD_ORDER, SOURCES
+from mel_pipeline.staging.validation import hmac_pads
 from mel_pipeline.warehouse import configure
 from mel_pipeline.warehouse import quote_literal as ql
 
@@ -139,7 +142,7 @@ def run(settings: Settings, out_dir: Path) -> dict[str, float]:
     configure(connection, settings)
     connection.register("vocabulary_rows", vocabulary_table())
     connection.execute("CREATE TABLE vocabulary AS SELECT * FROM vocabulary_rows")
-    sheets = load_registry(settings.indicators_dir)
+    sheets = load_registry(settings.indicators_dir, SOURCES)
     write_catalog(connection, sheets)
     relations = register_files(connection, settings)
     inner, outer = hmac_pads(settings.pseudonym_key)
@@ -167,7 +170,7 @@ def run(settings: Settings, out_dir: Path) -> dict[str, float]:
         started = time.perf_counter()
 
     build_indicator_values(connection, sheets, settings.as_of)
-    connection.execute(SENTINEL_SIGNALS_SQL)
+    build_sentinel_signals(connection, settings.indicators_dir)
     timings["indicator_values and sentinel_signals"] = time.perf_counter() - started
     started = time.perf_counter()
     marts_path = out_dir / "marts" / MARTS_FILE

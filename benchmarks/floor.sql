@@ -56,7 +56,7 @@ CREATE MACRO to_selections(v) AS
 CREATE MACRO to_boolean(v) AS
     CASE WHEN norm(v) IN ('yes', 'y', 'si', 's', 'true', 'verdadero', '1', 'x') THEN true
          WHEN norm(v) IN ('no', 'n', 'false', 'falso', '0') THEN false END;
--- HMAC-SHA256 (RFC 2104) of 'kind:normalised identifier', 32 hex characters, as mel_pipeline.validation.
+-- HMAC-SHA256 (RFC 2104) of 'kind:normalised identifier', 32 hex characters, as mel_pipeline.staging.validation.
 CREATE MACRO pseudonym(message) AS
     left(sha256(unhex('{{hmac_outer}}') || unhex(sha256(unhex('{{hmac_inner}}') || encode(message)))), 32);
 CREATE MACRO shown(v) AS regexp_replace(CAST(v AS VARCHAR), '\.0$', '');

@@ -32,15 +32,24 @@ import pandas as pd
 import pandera.pandas as pa
 from person_keys import linked_person_keys
 
-from mel_pipeline.codes import normalise_token, spelling_map
-from mel_pipeline.contract import LOAD_ORDER, SOURCES, Source
-from mel_pipeline.indicator_engine import (RESULTS_TABLE_SQL, build_indicator_values, sheet_sql_parameters,
-                                          write_catalog)
-from mel_pipeline.indicator_registry import RESULT_COLUMNS, IndicatorSheet, load_registry, shared_views_sql
-from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
-from mel_pipeline.publish import MARTS_FILE, export_parquet, write_marts
-from mel_pipeline.readers.iati import read_iati
+from mel_pipeline.indicators.engine import (
+    RESULTS_TABLE_SQL,
+    build_indicator_values,
+    build_sentinel_signals,
+    sheet_sql_parameters,
+)
+from mel_pipeline.marts.publish import MARTS_FILE, export_parquet, write_marts
+from mel_pipeline.raw.iati import read_iati
+from mel_pipeline.reference.catalogue import (
+    RESULT_COLUMNS,
+    IndicatorSheet,
+    load_registry,
+    shared_views_sql,
+    write_catalog,
+)
+from mel_pipeline.reference.codes import normalise_token, spelling_map
 from mel_pipeline.settings import Settings
+from mel_pipeline.staging.contract import LOAD_ORDER, SOURCES, Source
 from mel_pipeline.warehouse import configure
 from mel_pipeline.warehouse import quote_literal as ql
 
@@ -455,7 +464,7 @@ def publish(settings: Settings, out_dir: Path, sheets: list[IndicatorSheet], sta
         timings[f"indicator {sheet.code}" + (" (pandas)" if compute else " (SQL)")] = time.perf_counter() - started
     started = time.perf_counter()
     build_indicator_values(connection, sheets, settings.as_of)
-    connection.execute(SENTINEL_SIGNALS_SQL)
+    build_sentinel_signals(connection, settings.indicators_dir)
     marts_path = out_dir / "marts" / MARTS_FILE
     write_marts(connection, marts_path, settings.suppression_threshold)
     connection.close()
@@ -472,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env(raw_dir=args.raw)
     shutil.rmtree(args.out, ignore_errors=True)
     (args.out / "marts").mkdir(parents=True)
-    sheets = load_registry(settings.indicators_dir)
+    sheets = load_registry(settings.indicators_dir, SOURCES)
     timings: dict[str, float] = {}
     staged, rejected, audit = stage_all(settings, sheets, timings)
     publish(settings, args.out, sheets, staged, rejected, audit, timings)

@@ -1,6 +1,6 @@
 """Person linking for the benchmark's floor and pandas baseline, written apart from the pipeline's SQL.
 
-The same rule as `mel_pipeline.person_linking` (read its docstring): a record with a CURP is that
+The same rule as `mel_pipeline.staging.person_linking` (read its docstring): a record with a CURP is that
 CURP's person; records without one are joined through shared emails and phones into clusters
 (connected components); a cluster seen with exactly one CURP is that CURP's person, with none a
 person of its own, with two or more a conflict kept apart; a record with no CURP, email or phone

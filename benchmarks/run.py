@@ -162,7 +162,7 @@ def generate(rows: int, data_dir: Path) -> Path:
     """Synthetic raw data with `rows` participant rows, regenerated only when missing or out of date."""
     folder = data_dir / f"raw-{rows}"
     scale = rows / PARTICIPANT_ROWS_PER_SCALE
-    generator = hashlib.sha256((REPO_ROOT / "mel_pipeline" / "synthetic.py").read_bytes()).hexdigest()[:16]
+    generator = hashlib.sha256((REPO_ROOT / "mel_pipeline" / "sample" / "synthetic.py").read_bytes()).hexdigest()[:16]
     stamp = f"scale={scale!r} generator={generator}\n"
     marker = folder / ".generated"
     if marker.is_file() and marker.read_text() == stamp:

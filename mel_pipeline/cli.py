@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from mel_pipeline.defs.definitions import defs
-    from mel_pipeline.run_summary import print_run_summary
+    from mel_pipeline.outputs.run_summary import print_run_summary
     from mel_pipeline.warehouse import refresh_lock
 
     settings = Settings.from_env()
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     """Validate one file against a source's contract without loading it; list every problem."""
-    from mel_pipeline.checkfile import check_file
+    from mel_pipeline.staging.checkfile import check_file
 
     problems, result = check_file(Path(args.file), args.source, Settings.from_env())
     for problem in problems:
@@ -51,14 +51,14 @@ def check(args: argparse.Namespace) -> int:
 
 def generate(args: argparse.Namespace) -> int:
     """Write deterministic synthetic data for every source."""
-    from mel_pipeline.synthetic import generate as generate_data
+    from mel_pipeline.sample.synthetic import generate as generate_data
 
     out = Path(args.out)
     if out.is_dir() and any(out.iterdir()):
         if not args.overwrite:
             print(f"{out} is not empty; pass --overwrite to replace its source folders")
             return 2
-        from mel_pipeline.contract import SOURCES
+        from mel_pipeline.staging.contract import SOURCES
 
         for name in SOURCES:
             shutil.rmtree(out / name, ignore_errors=True)
@@ -72,16 +72,17 @@ def generate(args: argparse.Namespace) -> int:
 
 def docs(args: argparse.Namespace) -> int:
     """Write the data contract and the indicator reference sheets as Markdown under docs/."""
-    from mel_pipeline.contract_doc import render_contract
-    from mel_pipeline.indicator_docs import render_pages
-    from mel_pipeline.indicator_registry import load_registry
+    from mel_pipeline.reference.catalogue import load_registry
+    from mel_pipeline.reference.catalogue_docs import render_pages
+    from mel_pipeline.staging.contract import SOURCES
+    from mel_pipeline.staging.contract_doc import render_contract
 
     out = Path(args.out)
     pages = out / "indicators"
     shutil.rmtree(pages, ignore_errors=True)
     pages.mkdir(parents=True)  # and --out itself, when it does not exist yet
     (out / "data-contract.md").write_text(render_contract(), encoding="utf-8")
-    for name, text in render_pages(load_registry(Settings.from_env().indicators_dir)).items():
+    for name, text in render_pages(load_registry(Settings.from_env().indicators_dir, SOURCES)).items():
         (pages / name).write_text(text, encoding="utf-8")
     print(f"wrote {out / 'data-contract.md'} and {pages}/")
     return 0

@@ -10,11 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mel_pipeline.contract import SOURCES
-from mel_pipeline.indicator_engine import build_indicator_values, create_shared_views, run_indicator
-from mel_pipeline.indicator_registry import load_registry, shared_views_sql
-from mel_pipeline.ingest import ensure_staging_table
+from mel_pipeline.indicators.engine import build_indicator_values, create_shared_views, run_indicator
+from mel_pipeline.reference.catalogue import load_registry, shared_views_sql
 from mel_pipeline.settings import REPO_ROOT, Settings
+from mel_pipeline.staging.contract import SOURCES
+from mel_pipeline.staging.ingest import ensure_staging_table
 from mel_pipeline.warehouse import AUDIT_TABLES_SQL, configure
 
 SHARED = REPO_ROOT.parent / "shared"
@@ -59,7 +59,7 @@ def staged_connection(tables: dict[str, list[dict]], as_of: dt.date = FIXTURE_AS
 
 def compute_indicators(tables: dict[str, list[dict]], codes: list[str], as_of: dt.date = FIXTURE_AS_OF):
     """Run the named indicators of the real catalogue on fixture rows; returns indicator_values as dicts."""
-    sheets = [sheet for sheet in load_registry(REPO_ROOT / "indicators") if sheet.code in codes]
+    sheets = [sheet for sheet in load_registry(REPO_ROOT / "indicators", SOURCES) if sheet.code in codes]
     assert sorted(sheet.code for sheet in sheets) == sorted(codes), "unknown indicator code in the test"
     return compute_sheets(tables, sheets, as_of)
 
@@ -68,7 +68,7 @@ def compute_with_group_size(tables: dict[str, list[dict]], code: str, min_group_
     """Run one indicator with its sheet's `publication.min_group_size`, and the disclosure threshold, set to
     `min_group_size`, so that a small fixture can show figures computed from groups of answers."""
     monkeypatch.setenv("MEL_SUPPRESSION_THRESHOLD", str(min_group_size))
-    sheet = next(sheet for sheet in load_registry(REPO_ROOT / "indicators") if sheet.code == code)
+    sheet = next(sheet for sheet in load_registry(REPO_ROOT / "indicators", SOURCES) if sheet.code == code)
     publication = sheet.publication.model_copy(update={"min_group_size": min_group_size})
     return compute_sheets(tables, [sheet.model_copy(update={"publication": publication})])
 

@@ -18,8 +18,8 @@ from scipy.optimize import linprog
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from mel_pipeline.disclosure import linked_system, primary, protect
-from mel_pipeline.marts import divergence_groups_sql, same_survey_groups
+from mel_pipeline.marts.build import divergence_groups_sql, same_survey_groups
+from mel_pipeline.marts.disclosure import linked_system, primary, protect
 from tests.test_end_to_end import mel_run
 
 THRESHOLD = 11

@@ -12,22 +12,38 @@ import duckdb
 import pytest
 from dagster._utils.schedules import schedule_execution_time_iterator
 
-from mel_pipeline.codes import THEMES
-from mel_pipeline.contract import SOURCES
-from mel_pipeline.defs.automation import (
-    RUN_FAILURES_KEY, files_digest, files_seen, nightly_refresh, raw_files_sensor, record_run_failure,
-)
 from mel_pipeline.cli import main
+from mel_pipeline.defs.automation import (
+    RUN_FAILURES_KEY,
+    files_digest,
+    files_seen,
+    nightly_refresh,
+    raw_files_sensor,
+    record_run_failure,
+)
 from mel_pipeline.defs.definitions import defs
 from mel_pipeline.defs.operations import RUN_SUMMARY_KEY, run_tags
-from mel_pipeline.indicator_registry import load_registry
-from mel_pipeline.ingest import RESUBMISSION
-from mel_pipeline.run_summary import (
-    CHECK_TITLES, SourceSummary, check_title, failures_by_check, failures_by_check_markdown, files_not_loaded_markdown,
-    files_out_of_balance, headline, rejection_messages, rejection_messages_markdown, summarise_sources,
-    summary_markdown, summary_table, summary_text,
+from mel_pipeline.outputs.run_summary import (
+    CHECK_TITLES,
+    SourceSummary,
+    check_title,
+    failures_by_check,
+    failures_by_check_markdown,
+    files_not_loaded_markdown,
+    files_out_of_balance,
+    headline,
+    rejection_messages,
+    rejection_messages_markdown,
+    summarise_sources,
+    summary_markdown,
+    summary_table,
+    summary_text,
 )
+from mel_pipeline.reference.catalogue import load_registry
+from mel_pipeline.reference.codes import THEMES
 from mel_pipeline.settings import REPO_ROOT, Settings
+from mel_pipeline.staging.contract import SOURCES
+from mel_pipeline.staging.ingest import RESUBMISSION
 from mel_pipeline.warehouse import AUDIT_TABLES_SQL
 
 # The published tables (README, "Querying the marts"); one asset each.
@@ -50,7 +66,7 @@ def downstream_of(*sources: str) -> set[str]:
 
 
 def test_asset_keys_and_groups_match_the_contract_and_the_registry():
-    sheets = load_registry(REPO_ROOT / "indicators")
+    sheets = load_registry(REPO_ROOT / "indicators", SOURCES)
     expected = {f"stg_{source}": "staging" for source in SOURCES}
     expected |= {sheet.asset_name: sheet.theme for sheet in sheets}
     expected |= {"indicator_catalog": "catalogue", "indicator_values": "indicators", "sentinel_signals": "indicators"}
@@ -309,7 +325,7 @@ def test_every_check_code_the_validator_and_ingest_can_emit_has_a_plain_title():
     schemas = [source.schema(dt.date(2025, 12, 31)) for source in SOURCES.values()]
     emitted = {check.name for schema in schemas for column in schema.columns.values() for check in column.checks}
     emitted |= {check.name for schema in schemas for check in schema.checks}
-    package = REPO_ROOT / "mel_pipeline"
+    package = REPO_ROOT / "mel_pipeline" / "staging"
     emitted |= set(re.findall(r'_failure\([^,]+, "(\w+)"', (package / "validation.py").read_text()))
     emitted |= set(re.findall(r"INSERT INTO rejected_rows VALUES \([^']*'(\w+)'", (package / "ingest.py").read_text()))
     emitted.add(RESUBMISSION)

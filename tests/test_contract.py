@@ -5,12 +5,12 @@ import datetime as dt
 import pytest
 
 from mel_pipeline.cli import main
-from mel_pipeline.contract import SOURCES
-from mel_pipeline.contract_doc import render_contract
-from mel_pipeline.indicator_docs import render_pages
-from mel_pipeline.indicator_registry import load_registry
+from mel_pipeline.reference.catalogue import load_registry
+from mel_pipeline.reference.catalogue_docs import render_pages
 from mel_pipeline.settings import REPO_ROOT
-from mel_pipeline.validation import compile_validation
+from mel_pipeline.staging.contract import SOURCES
+from mel_pipeline.staging.contract_doc import render_contract
+from mel_pipeline.staging.validation import compile_validation
 
 
 def test_the_committed_contract_document_is_current():
@@ -19,7 +19,7 @@ def test_the_committed_contract_document_is_current():
 
 
 def test_the_committed_indicator_pages_are_current():
-    pages = render_pages(load_registry(REPO_ROOT / "indicators"))
+    pages = render_pages(load_registry(REPO_ROOT / "indicators", SOURCES))
     folder = REPO_ROOT / "docs" / "indicators"
     committed = {path.name: path.read_text(encoding="utf-8") for path in folder.glob("*.md")}
     assert committed == pages, "run `make docs` and commit docs/indicators/"
@@ -30,7 +30,7 @@ def test_mel_docs_creates_an_output_folder_that_does_not_exist(tmp_path, capsys)
     assert main(["docs", "--out", str(out)]) == 0
     assert (out / "data-contract.md").read_text(encoding="utf-8") == render_contract()
     assert sorted(path.name for path in (out / "indicators").iterdir()) == sorted(
-        render_pages(load_registry(REPO_ROOT / "indicators")))
+        render_pages(load_registry(REPO_ROOT / "indicators", SOURCES)))
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))

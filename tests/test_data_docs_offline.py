@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mel_pipeline.quality import SUITES, serve_assets_locally, validate_marts
+from mel_pipeline.marts.quality import SUITES, serve_assets_locally, validate_marts
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_quality import write_marts
 

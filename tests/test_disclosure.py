@@ -5,7 +5,7 @@ import json
 
 import pandas as pd
 
-from mel_pipeline.disclosure import published, suppress
+from mel_pipeline.marts.disclosure import published, suppress
 
 H1 = (dt.date(2022, 1, 1), dt.date(2022, 6, 30))
 H2 = (dt.date(2022, 7, 1), dt.date(2022, 12, 31))

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from mel_pipeline.cli import main
-from mel_pipeline.contract import SOURCES
-from mel_pipeline.indicator_registry import load_registry
+from mel_pipeline.reference.catalogue import load_registry
 from mel_pipeline.settings import REPO_ROOT
+from mel_pipeline.staging.contract import SOURCES
 from tests.conftest import GOLDEN_DIGEST, LOAD_TIME, digest, golden_digest
 
 pytestmark = pytest.mark.slow
@@ -99,7 +99,7 @@ def test_every_indicator_has_published_values(sample_run):
     *_, folder = sample_run
     marts = duckdb.connect(str(folder / "marts" / "mel.duckdb"), read_only=True)
     published = {code for (code,) in marts.execute("SELECT DISTINCT indicator_code FROM indicator_values").fetchall()}
-    catalogue = {sheet.code for sheet in load_registry(REPO_ROOT / "indicators")}
+    catalogue = {sheet.code for sheet in load_registry(REPO_ROOT / "indicators", SOURCES)}
     assert catalogue - published == set()
     themes = {theme for (theme,) in marts.execute("SELECT DISTINCT theme FROM theme_scorecard").fetchall()}
     assert themes == {"awareness", "capacity", "enforcement", "compliance", "cla"}
@@ -186,7 +186,7 @@ def test_after_one_grantee_file_changes_a_refresh_redoes_only_what_reads_it_and_
     files_after, indicators_after = loaded_at(incremental), computed_at(incremental)
     assert [file for file in files_after if files_after[file] != files_before[file]] == [
         "indicator_reports/CALLE_2021.csv"]
-    reading_reports = {sheet.code for sheet in load_registry(REPO_ROOT / "indicators")
+    reading_reports = {sheet.code for sheet in load_registry(REPO_ROOT / "indicators", SOURCES)
                        if "indicator_reports" in sheet.data_sources}
     assert {code for code in indicators_after if indicators_after[code] != indicators_before[code]} == reading_reports
     assert digest(incremental / "marts" / "mel.duckdb", LOAD_TIME) == digest(fresh / "marts" / "mel.duckdb", LOAD_TIME)

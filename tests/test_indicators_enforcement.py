@@ -9,12 +9,21 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mel_pipeline import reference
-from mel_pipeline.indicator_engine import run_indicator
-from mel_pipeline.indicator_registry import IndicatorError, load_registry
+from mel_pipeline.indicators.engine import run_indicator
+from mel_pipeline.reference import public_data as reference
+from mel_pipeline.reference.catalogue import IndicatorError, load_registry
 from mel_pipeline.settings import Settings
+from mel_pipeline.staging.contract import SOURCES
 from tests import conftest
-from tests.conftest import compute_indicators, compute_sheets, compute_with_group_size, parts, pick, report, semester_rows
+from tests.conftest import (
+    compute_indicators,
+    compute_sheets,
+    compute_with_group_size,
+    parts,
+    pick,
+    report,
+    semester_rows,
+)
 
 H1 = {"period_start": dt.date(2022, 1, 1), "period_end": dt.date(2022, 6, 30)}
 H2 = {"period_start": dt.date(2022, 7, 1), "period_end": dt.date(2022, 12, 31)}
@@ -140,7 +149,7 @@ def test_enf03_kaplan_meier_median_counts_open_cases_as_censored_at_the_as_of_da
 
 
 def test_enf03_sheet_parameters_reach_the_sql_and_unknown_or_unused_ones_fail():
-    sheet = next(sheet for sheet in load_registry(conftest.REPO_ROOT / "indicators") if sheet.code == "ENF-03")
+    sheet = next(sheet for sheet in load_registry(conftest.REPO_ROOT / "indicators", SOURCES) if sheet.code == "ENF-03")
     assert sheet.parameters == {"sectors": ["automotive", "automotive parts", "rubber/tires"]}
     settings = Settings.from_env(as_of=conftest.FIXTURE_AS_OF)
     mining = sheet.model_copy(update={"parameters": {"sectors": ["mining"]}})

@@ -7,13 +7,12 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-import mel_pipeline.ingest as ingest
+import mel_pipeline.staging.ingest as ingest
 from mel_pipeline.defs.automation import raw_file_hashes
-from mel_pipeline.indicator_engine import write_catalog
-from mel_pipeline.indicator_registry import IndicatorSheet
-from mel_pipeline.ingest import BATCH_BYTES, BATCH_FILES, csv_batches, ingest_source
-from mel_pipeline.readers.files import RawFile, sha256_of
+from mel_pipeline.raw.files import RawFile, sha256_of
+from mel_pipeline.reference.catalogue import IndicatorSheet, write_catalog
 from mel_pipeline.settings import Settings
+from mel_pipeline.staging.ingest import BATCH_BYTES, BATCH_FILES, csv_batches, ingest_source
 from mel_pipeline.warehouse import open_warehouse
 from tests.conftest import REFERENCE, settings_for
 

@@ -4,10 +4,10 @@ import datetime as dt
 
 import duckdb
 
-from mel_pipeline.indicator_engine import build_indicator_values, write_catalog
-from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
-from mel_pipeline.publish import publish_marts
-from tests.conftest import FIXTURE_AS_OF, settings_for, staged_connection
+from mel_pipeline.indicators.engine import build_indicator_values, build_sentinel_signals
+from mel_pipeline.marts.publish import publish_marts
+from mel_pipeline.reference.catalogue import write_catalog
+from tests.conftest import FIXTURE_AS_OF, REPO_ROOT, settings_for, staged_connection
 from tests.test_publish import SHEET
 
 
@@ -26,7 +26,7 @@ def publish(tmp_path, tables: dict) -> duckdb.DuckDBPyConnection:
     connection = staged_connection(tables)
     write_catalog(connection, [SHEET])
     build_indicator_values(connection, [SHEET], FIXTURE_AS_OF)
-    connection.execute(SENTINEL_SIGNALS_SQL)
+    build_sentinel_signals(connection, REPO_ROOT / "indicators")
     connection.execute("INSERT INTO rejected_rows VALUES ('x', 'x.csv', 2, 'period_end', 'less_than_or_equal_to', "
                        "'2031-06-30', '2031-06-30 is after the latest allowed date 2025-12-31', 'row'), "
                        "('x', 'x.csv', 3, 'notes', 'str_length', 'call +52 55 1234 5678', 'call +52 55 1234 5678', 'row')")

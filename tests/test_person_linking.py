@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mel_pipeline.ingest import ingest_source
+from mel_pipeline.staging.ingest import ingest_source
 from mel_pipeline.warehouse import open_warehouse
 from tests.test_ingest import raw_folder
 

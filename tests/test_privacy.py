@@ -28,10 +28,10 @@ import duckdb
 import pytest
 from openpyxl import load_workbook
 
-from mel_pipeline.contract import SOURCES
-from mel_pipeline.ingest import ingest_source
-from mel_pipeline.marts import rejected_rows_sql
+from mel_pipeline.marts.build import rejected_rows_sql
 from mel_pipeline.settings import REPO_ROOT, Settings
+from mel_pipeline.staging.contract import SOURCES
+from mel_pipeline.staging.ingest import ingest_source
 from mel_pipeline.warehouse import open_warehouse
 from tests.conftest import FIXTURE_AS_OF, settings_for
 

@@ -7,11 +7,10 @@ import textwrap
 import duckdb
 import pytest
 
-from mel_pipeline.indicator_engine import build_indicator_values, write_catalog
-from mel_pipeline.indicator_registry import IndicatorSheet
-from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
-from mel_pipeline.publish import MARTS_FILE, publish_marts
-from tests.conftest import FIXTURE_AS_OF, settings_for, staged_connection
+from mel_pipeline.indicators.engine import build_indicator_values, build_sentinel_signals
+from mel_pipeline.marts.publish import MARTS_FILE, publish_marts
+from mel_pipeline.reference.catalogue import IndicatorSheet, write_catalog
+from tests.conftest import FIXTURE_AS_OF, REPO_ROOT, settings_for, staged_connection
 
 SHEET = IndicatorSheet(code="AWR-01", name="Workers trained", theme="awareness", unit="count",
                        definition="People who completed a labor-rights training.", direction="higher_is_better",
@@ -27,7 +26,7 @@ def warehouse_with(value: float) -> duckdb.DuckDBPyConnection:
     connection.execute("INSERT INTO indicator_results VALUES ('AWR-01', 'MAP', DATE '2022-01-01', DATE '2022-06-30', "
                        "'total', 'total', NULL, NULL, ?)", [value])
     build_indicator_values(connection, [SHEET], FIXTURE_AS_OF)
-    connection.execute(SENTINEL_SIGNALS_SQL)
+    build_sentinel_signals(connection, REPO_ROOT / "indicators")
     return connection
 
 

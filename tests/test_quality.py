@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mel_pipeline.quality import SUITES, validate_marts
+from mel_pipeline.marts.quality import SUITES, validate_marts
 
 SCHEMAS = {
     "indicator_catalog": "code VARCHAR, name VARCHAR, theme VARCHAR, unit VARCHAR, direction VARCHAR, "

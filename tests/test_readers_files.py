@@ -9,15 +9,21 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from mel_pipeline.contract import SOURCES
-from mel_pipeline.indicator_engine import write_catalog
-from mel_pipeline.indicator_registry import load_registry
-from mel_pipeline.ingest import ingest_source
-from mel_pipeline.readers import files
-from mel_pipeline.readers.files import (
-    HashCache, RawFile, TextFacts, UnreadableFile, check_readable, discover, sha256_of, utf16_without_bom,
+from mel_pipeline.raw import files
+from mel_pipeline.raw.files import (
+    HashCache,
+    RawFile,
+    TextFacts,
+    UnreadableFile,
+    check_readable,
+    discover,
+    sha256_of,
+    utf16_without_bom,
 )
-from mel_pipeline.readers.tabular import read_xlsx
+from mel_pipeline.raw.tabular import read_xlsx
+from mel_pipeline.reference.catalogue import load_registry, write_catalog
+from mel_pipeline.staging.contract import SOURCES
+from mel_pipeline.staging.ingest import ingest_source
 from mel_pipeline.warehouse import open_warehouse
 from tests.conftest import FIXTURE_AS_OF, settings_for
 
@@ -62,7 +68,7 @@ def ingest_fixture(tmp_path: Path, sample_raw: Path, relative: str) -> tuple[tup
     shutil.copy(HOSTILE / relative, raw / source / name)
     settings = settings_for(tmp_path, raw, as_of=FIXTURE_AS_OF)
     with open_warehouse(settings) as connection:
-        write_catalog(connection, load_registry(settings.indicators_dir))
+        write_catalog(connection, load_registry(settings.indicators_dir, SOURCES))
         ingest_source(connection, settings, "projects")
         ingest_source(connection, settings, source)
         audit = connection.execute("SELECT status, rows_read, rows_loaded, rows_rejected, notes FROM load_audit "

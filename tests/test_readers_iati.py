@@ -8,8 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from mel_pipeline.readers.files import UnreadableFile
-from mel_pipeline.readers.iati import decimal_value, read_iati
+from mel_pipeline.raw.files import UnreadableFile
+from mel_pipeline.raw.iati import decimal_value, read_iati
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "reference-data" / "iati" / "examples"
 ANNOTATED = EXAMPLES / "IATI-Extra-Documentation_activity-standard-example-annotated.xml"

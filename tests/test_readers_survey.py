@@ -7,8 +7,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from mel_pipeline.readers.files import UnreadableFile
-from mel_pipeline.readers.survey import read_survey_export
+from mel_pipeline.raw.files import UnreadableFile
+from mel_pipeline.raw.survey import read_survey_export
 
 ODK_EXPORTS = Path(__file__).resolve().parents[2] / "shared" / "reference-data" / "survey-exports" / "odk-central"
 KOBO_EXPORT = Path(__file__).resolve().parent / "fixtures" / "survey" / "kobo_feedback.csv"
@@ -215,7 +215,7 @@ def test_records_read_in_several_batches_give_the_same_table(tmp_path: Path, mon
     ]
     expected_malformed = [(5, "expected 3 cells, found 4"), (7, "expected 3 cells, found 2")]
     in_one_batch = read_survey_export(path, "feedback/batches.csv", ";")
-    monkeypatch.setattr("mel_pipeline.readers.survey.BATCH_RECORDS", 1)
+    monkeypatch.setattr("mel_pipeline.raw.survey.BATCH_RECORDS", 1)
     in_batches_of_one = read_survey_export(path, "feedback/batches.csv", ";")
     for table, malformed in (in_one_batch, in_batches_of_one):
         assert table.to_pylist() == expected_rows

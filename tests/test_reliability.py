@@ -34,9 +34,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mel_pipeline.contract import LOAD_ORDER
-from mel_pipeline.publish import MARTS_FILE, PARQUET_LINK, STAGING_PREFIX
+from mel_pipeline.marts.publish import MARTS_FILE, PARQUET_LINK, STAGING_PREFIX
 from mel_pipeline.settings import REPO_ROOT
+from mel_pipeline.staging.contract import LOAD_ORDER, SOURCES
 from tests.conftest import LOAD_TIME, digest, relation_digest, table_digests
 
 pytestmark = pytest.mark.slow
@@ -355,10 +355,10 @@ def test_the_refresh_after_the_kills_succeeds_and_clears_their_leftovers(scenari
 
 
 def test_indicator_values_do_not_depend_on_the_order_rows_are_stored_in(scenario):
-    from mel_pipeline.indicator_engine import build_indicator_values
-    from mel_pipeline.indicator_registry import load_registry
+    from mel_pipeline.indicators.engine import build_indicator_values
+    from mel_pipeline.reference.catalogue import load_registry
 
-    sheets = load_registry(REPO_ROOT / "indicators")
+    sheets = load_registry(REPO_ROOT / "indicators", SOURCES)
     values = []
     for order in ("ASC", "DESC"):
         connection = duckdb.connect()

@@ -6,9 +6,9 @@ import re
 import pandas as pd
 import pytest
 
-from mel_pipeline.codes import THEMES
-from mel_pipeline.quality import FailedExpectation, QualityReport, SuiteResult
-from mel_pipeline.report import build_report, gap_reason, latest_published, overview
+from mel_pipeline.marts.quality import FailedExpectation, QualityReport, SuiteResult
+from mel_pipeline.outputs.report import build_report, gap_reason, latest_published, overview
+from mel_pipeline.reference.codes import THEMES
 from tests.test_quality import write_marts
 
 

@@ -23,14 +23,15 @@ from openpyxl import load_workbook
 from pydantic import ValidationError
 
 from mel_pipeline import cli
-from mel_pipeline.excel_export import export_workbook
-from mel_pipeline.indicator_engine import run_indicator
-from mel_pipeline.indicator_registry import IndicatorError, IndicatorSheet, load_sheet
-from mel_pipeline.ingest import ingest_source
-from mel_pipeline.readers.files import UnreadableFile
-from mel_pipeline.readers.iati import read_iati
-from mel_pipeline.report import build_report
+from mel_pipeline.indicators.engine import run_indicator
+from mel_pipeline.outputs.report import build_report
+from mel_pipeline.outputs.workbook import export_workbook
+from mel_pipeline.raw.files import UnreadableFile
+from mel_pipeline.raw.iati import read_iati
+from mel_pipeline.reference.catalogue import IndicatorError, IndicatorSheet, load_sheet
 from mel_pipeline.settings import REPO_ROOT, Settings
+from mel_pipeline.staging.contract import SOURCES
+from mel_pipeline.staging.ingest import ingest_source
 from mel_pipeline.warehouse import configure, open_warehouse
 from tests.conftest import FIXTURE_AS_OF, settings_for
 from tests.test_hostile_inputs import publish_from
@@ -163,10 +164,10 @@ def test_indicator_sql_must_be_one_select_and_may_bind_only_known_parameters(tmp
     (folder / "AWR-01.yaml").write_text(sheet_text, encoding="utf-8")
     (folder / "AWR-01.sql").write_text("SELECT 1; DROP TABLE stg_participants", encoding="utf-8")
     with pytest.raises(IndicatorError, match="exactly one SELECT"):
-        load_sheet(folder / "AWR-01.yaml")
+        load_sheet(folder / "AWR-01.yaml", SOURCES)
     (folder / "AWR-01.sql").write_text("SELECT * FROM stg_participants WHERE event_date <= $as_of AND $secret",
                                        encoding="utf-8")
-    sheet = load_sheet(folder / "AWR-01.yaml")
+    sheet = load_sheet(folder / "AWR-01.yaml", SOURCES)
     with pytest.raises(IndicatorError, match=r"unknown SQL parameter\(s\) \['secret'\]"):
         run_indicator(duckdb.connect(), sheet, Settings.from_env(as_of=FIXTURE_AS_OF))
 

@@ -20,8 +20,11 @@ import numpy as np
 import openpyxl
 import pytest
 
-from mel_pipeline import codes, contract, reference, synthetic
+from mel_pipeline.reference import codes
+from mel_pipeline.reference import public_data as reference
+from mel_pipeline.sample import synthetic
 from mel_pipeline.settings import REPO_ROOT
+from mel_pipeline.staging import contract
 
 REFERENCE_DIR = REPO_ROOT.parent / "shared" / "reference-data"
 needs_reference = pytest.mark.skipif(not REFERENCE_DIR.is_dir(), reason="../shared/reference-data is not present")
@@ -122,7 +125,7 @@ def doubled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def report_cells(folder: Path) -> dict[tuple, dict[str, str]]:
     """Indicator-report rows by project, indicator, period start and disaggregation categories."""
-    dimensions = list(contract.DISAGGREGATIONS)
+    dimensions = list(codes.DISAGGREGATIONS)
     return {(row["project_code"], row["indicator_code"], row["period_start"][:10], *(row[name] for name in dimensions)):
             row for row in indicator_rows(folder / "indicator_reports")}
 
@@ -286,7 +289,7 @@ def indicator_rows(folder: Path) -> list[dict[str, str]]:
 
 
 def test_disaggregations_add_up_and_rates_match_their_parts(clean_dir: Path) -> None:
-    dimensions = list(contract.DISAGGREGATIONS)
+    dimensions = list(codes.DISAGGREGATIONS)
     totals: dict[tuple, dict[str, float]] = {}
     parts: dict[tuple, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for row in indicator_rows(clean_dir / "indicator_reports"):

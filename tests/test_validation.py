@@ -10,11 +10,16 @@ import duckdb
 import pandera.pandas as pa
 import pytest
 
-from mel_pipeline.contract import SOURCES
-from mel_pipeline.readers.files import RawFile, sha256_of
-from mel_pipeline.readers.tabular import csv_relation, csv_scan_sql, map_header, sniff_csv
-from mel_pipeline.validation import (
-    compile_validation, labelled, linking_column, linking_id_pseudonym_sql, pseudonym, validate_into,
+from mel_pipeline.raw.files import RawFile, sha256_of
+from mel_pipeline.raw.tabular import csv_relation, csv_scan_sql, map_header, sniff_csv
+from mel_pipeline.staging.contract import SOURCES
+from mel_pipeline.staging.validation import (
+    compile_validation,
+    labelled,
+    linking_column,
+    linking_id_pseudonym_sql,
+    pseudonym,
+    validate_into,
 )
 
 AS_OF = dt.date(2025, 12, 31)

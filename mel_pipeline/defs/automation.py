@@ -29,11 +29,11 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from mel_pipeline.contract import SOURCES
 from mel_pipeline.defs.staging import staging_key
-from mel_pipeline.ingest import recently_modified
-from mel_pipeline.readers.files import HashCache, discover, write_whole
+from mel_pipeline.raw.files import HashCache, discover, write_whole
 from mel_pipeline.settings import Settings
+from mel_pipeline.staging.contract import SOURCES
+from mel_pipeline.staging.ingest import recently_modified
 from mel_pipeline.summaries import markdown_table
 
 OFFICE_TIMEZONE = "America/Mexico_City"

@@ -8,7 +8,11 @@ seconds each, and every step writes the same DuckDB file anyway.
 import dagster as dg
 
 from mel_pipeline.defs.automation import (
-    full_refresh, nightly_refresh, raw_files_sensor, record_run_failure, run_failures,
+    full_refresh,
+    nightly_refresh,
+    raw_files_sensor,
+    record_run_failure,
+    run_failures,
 )
 from mel_pipeline.defs.indicators import build_indicator_assets
 from mel_pipeline.defs.marts import publish

@@ -4,15 +4,18 @@ theme (one step per theme computes the selected ones), `indicator_values` and `s
 
 import dagster as dg
 
-from mel_pipeline.codes import THEME_NAMES, THEMES
 from mel_pipeline.defs.resources import MelWarehouse
 from mel_pipeline.defs.staging import WAREHOUSE_POOL, staging_key
-from mel_pipeline.indicator_engine import (
-    build_indicator_values, create_shared_views, run_indicator, write_catalog,
+from mel_pipeline.indicators.engine import (
+    build_indicator_values,
+    build_sentinel_signals,
+    create_shared_views,
+    run_indicator,
 )
-from mel_pipeline.indicator_registry import IndicatorSheet, load_registry, shared_views_sql
-from mel_pipeline.marts import SENTINEL_SIGNALS_SQL
+from mel_pipeline.reference.catalogue import IndicatorSheet, load_registry, shared_views_sql, write_catalog
+from mel_pipeline.reference.codes import THEME_NAMES, THEMES
 from mel_pipeline.settings import REPO_ROOT
+from mel_pipeline.staging.contract import SOURCES
 from mel_pipeline.summaries import query_markdown, table_preview
 
 CATALOG_KEY = dg.AssetKey("indicator_catalog")
@@ -31,7 +34,7 @@ def indicator_catalog(context: dg.AssetExecutionContext, warehouse: MelWarehouse
     `indicator_catalog`; grantee indicator tables are checked against it (known codes, rates with
     numerator and denominator)."""
     settings = warehouse.settings()
-    sheets = load_registry(settings.indicators_dir)
+    sheets = load_registry(settings.indicators_dir, SOURCES)
     with warehouse.connect() as connection:
         write_catalog(connection, sheets)
         by_theme = query_markdown(connection, "SELECT theme, approach, count(*) AS indicators FROM indicator_catalog "
@@ -98,7 +101,7 @@ def build_indicator_values_asset(sheets: list[IndicatorSheet]) -> dg.AssetsDefin
         of target and status (on track / at risk / off track / no target), before disclosure control."""
         settings = warehouse.settings()
         with warehouse.connect() as connection:
-            rows = build_indicator_values(connection, load_registry(settings.indicators_dir), settings.as_of)
+            rows = build_indicator_values(connection, load_registry(settings.indicators_dir, SOURCES), settings.as_of)
             mismatches = connection.execute(DISAGGREGATION_MISMATCH_SQL).fetchall()
             mismatch_table = query_markdown(connection, DISAGGREGATION_MISMATCH_SQL + " LIMIT 20")
             missing = [code for (code,) in connection.execute(
@@ -144,7 +147,7 @@ def sentinel_signals(context: dg.AssetExecutionContext, warehouse: MelWarehouse)
     """Every observation of a sentinel series judged against its thresholds and a robust baseline:
     modified z = 0.6745 (x - median) / MAD, signalled beyond the sheet's limit (3.5 by default)."""
     with warehouse.connect() as connection:
-        connection.execute(SENTINEL_SIGNALS_SQL)
+        build_sentinel_signals(connection, warehouse.settings().indicators_dir)
         rows, signals = connection.execute("SELECT count(*), count(*) FILTER (WHERE signal) FROM sentinel_signals").fetchone()
         recent = query_markdown(connection, """
             SELECT series_code, geography, observed_on, label, value, round(modified_z, 2) AS modified_z, signal_reason
@@ -157,7 +160,7 @@ def sentinel_signals(context: dg.AssetExecutionContext, warehouse: MelWarehouse)
 
 def build_indicator_assets() -> list:
     """The catalogue, one multi-asset per theme, indicator values and sentinel signals."""
-    sheets = load_registry(REPO_ROOT / "indicators")
+    sheets = load_registry(REPO_ROOT / "indicators", SOURCES)
     themes = [build_theme_asset(theme, [s for s in sheets if s.theme == theme]) for theme in THEMES
               if any(s.theme == theme for s in sheets)]
     return [indicator_catalog, *themes, build_indicator_values_asset(sheets), sentinel_signals]

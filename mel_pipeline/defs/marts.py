@@ -9,14 +9,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from mel_pipeline.contract import LOAD_ORDER
 from mel_pipeline.defs.indicators import SIGNALS_KEY, VALUES_KEY
 from mel_pipeline.defs.resources import MelWarehouse
 from mel_pipeline.defs.staging import WAREHOUSE_POOL, staging_key
-from mel_pipeline.excel_export import export_workbook
-from mel_pipeline.publish import publish_marts
-from mel_pipeline.quality import SUITES, QualityReport, SuiteResult, validate_marts
-from mel_pipeline.report import build_report
+from mel_pipeline.marts.publish import publish_marts
+from mel_pipeline.marts.quality import SUITES, QualityReport, SuiteResult, validate_marts
+from mel_pipeline.outputs.report import build_report
+from mel_pipeline.outputs.workbook import export_workbook
+from mel_pipeline.staging.contract import LOAD_ORDER
 from mel_pipeline.summaries import markdown_table
 
 QUALITY_DIR = "quality"

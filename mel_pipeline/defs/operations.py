@@ -4,18 +4,23 @@ A run whose rows were rejected, or whose files were quarantined, still succeeds:
 good and are published. So that the run does not read as a plain green "Success", the summary is put where
 an officer opening the run sees it: as the run's tags (`mel/rows_rejected`, and `mel/files_<status>` for each
 status other than loaded), as a log line, and as this asset's materialization, whose metadata holds the
-per-source table of `mel run` (mel_pipeline.run_summary) and whose check warns when anything was left out.
+per-source table of `mel run` (mel_pipeline.outputs.run_summary) and whose check warns when anything was left out.
 """
 
 
 import dagster as dg
 
-from mel_pipeline.contract import LOAD_ORDER
 from mel_pipeline.defs.resources import MelWarehouse
 from mel_pipeline.defs.staging import WAREHOUSE_POOL, staging_key
-from mel_pipeline.run_summary import (
-    SourceSummary, files_not_loaded, headline, statuses_not_loaded, summarise_sources, summary_markdown,
+from mel_pipeline.outputs.run_summary import (
+    SourceSummary,
+    files_not_loaded,
+    headline,
+    statuses_not_loaded,
+    summarise_sources,
+    summary_markdown,
 )
+from mel_pipeline.staging.contract import LOAD_ORDER
 
 RUN_SUMMARY_KEY = dg.AssetKey("run_summary")
 RUN_TAG_PREFIX = "mel/"

@@ -4,16 +4,22 @@
 import dagster as dg
 import duckdb
 
-from mel_pipeline.contract import LOAD_ORDER, SOURCES, Source
 from mel_pipeline.defs.resources import MelWarehouse
-from mel_pipeline.ingest import ingest_source
-from mel_pipeline.readers.files import HashCache
-from mel_pipeline.run_summary import (
-    ROWS_READ, SourceSummary, counted, failures_by_check_markdown, files_not_loaded_markdown, files_out_of_balance,
-    rejection_messages_markdown, summarise_sources,
+from mel_pipeline.outputs.run_summary import (
+    ROWS_READ,
+    SourceSummary,
+    counted,
+    failures_by_check_markdown,
+    files_not_loaded_markdown,
+    files_out_of_balance,
+    rejection_messages_markdown,
+    summarise_sources,
 )
+from mel_pipeline.raw.files import HashCache
+from mel_pipeline.staging.contract import LOAD_ORDER, SOURCES, Source
+from mel_pipeline.staging.ingest import ingest_source
+from mel_pipeline.staging.validation import linking_column
 from mel_pipeline.summaries import table_preview
-from mel_pipeline.validation import linking_column
 
 STAGING_GROUP = "staging"
 WAREHOUSE_POOL = "duckdb_warehouse"

@@ -26,16 +26,14 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from mel_pipeline.codes import normalise_token, spelling_map
-from mel_pipeline.contract import PATTERN_HINTS, Source
+from mel_pipeline.raw.tabular import AMBIGUOUS_NUMBER
+from mel_pipeline.reference.codes import normalise_token, spelling_map
+from mel_pipeline.staging.contract import PATTERN_HINTS, Source
 from mel_pipeline.warehouse import quote_identifier as qi
 from mel_pipeline.warehouse import quote_literal as ql
 
 MISSING_MARKERS = ("", "n/a", "na", "n.a.", "n/d", "nd", "-", "--", "null", "none", "s/d", "sin dato", "sin datos")
 MASK = "***"
-# One separator followed by exactly three digits: '1.927' is 1927 in Spain and 1.927 in Mexico, '50,000'
-# fifty thousand in Mexico and fifty in Spain. A leading zero ('0.927') cannot start a thousands group.
-AMBIGUOUS_NUMBER = "[+-]?[1-9][0-9]{0,2}[.,][0-9]{3}"
 # What in a non-identifier cell of a person-level source may still identify someone (an email, a phone, a
 # CURP typed in the wrong column) is masked in messages, as is text of several words (`unless_identifying_sql`);
 # everything else is shown, so the grantee can find and fix it.

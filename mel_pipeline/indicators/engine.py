@@ -17,15 +17,24 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
-from mel_pipeline.contract import DEFAULT_REPORT_DUE_DAYS
-from mel_pipeline.indicator_registry import RESULT_COLUMNS, IndicatorError, IndicatorSheet, shared_views_sql
+from mel_pipeline.reference.catalogue import (
+    RESULT_COLUMNS,
+    IndicatorError,
+    IndicatorSheet,
+    shared_views_sql,
+    write_catalog,
+)
 from mel_pipeline.settings import Settings
+from mel_pipeline.staging.contract import DEFAULT_REPORT_DUE_DAYS, SOURCES
+from mel_pipeline.staging.ingest import ensure_staging_table
 from mel_pipeline.warehouse import quote_literal as ql
 from mel_pipeline.warehouse import table_exists, table_fingerprint
 
+SENTINEL_SIGNALS_FILE = "_shared/sentinel_signals.sql"
 PORTFOLIO = "PORTFOLIO"
 TOTAL = "total"
 
@@ -50,43 +59,17 @@ class IndicatorRun:
     recomputed: bool
 
 
-CATALOG_COLUMNS = ("code", "name", "theme", "definition", "unit", "direction", "accumulation", "aggregation",
-                   "rolls_up", "target_rule", "disaggregations", "data_sources", "frequency", "approach", "counts_people",
-                   "reported_by_grantees", "series_code", "threshold_upper", "threshold_lower", "modified_z",
-                   "on_track_pct", "at_risk_pct", "notes", "publication")
-
-
-def write_catalog(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorSheet]) -> None:
-    """(Re)write `indicator_catalog`, one row per reference sheet."""
-    connection.execute("""
-        CREATE OR REPLACE TABLE indicator_catalog (
-            code VARCHAR PRIMARY KEY, name VARCHAR, theme VARCHAR, definition VARCHAR, unit VARCHAR,
-            direction VARCHAR, accumulation VARCHAR, aggregation VARCHAR, rolls_up BOOLEAN, target_rule VARCHAR,
-            disaggregations VARCHAR[],
-            data_sources VARCHAR[], frequency VARCHAR, approach VARCHAR, counts_people BOOLEAN,
-            reported_by_grantees BOOLEAN, series_code VARCHAR, threshold_upper DOUBLE, threshold_lower DOUBLE,
-            modified_z DOUBLE, on_track_pct DOUBLE, at_risk_pct DOUBLE, notes VARCHAR, publication VARCHAR)""")
-    rows = []
-    for sheet in sheets:
-        thresholds = sheet.thresholds
-        rows.append([
-            sheet.code, sheet.name, sheet.theme, sheet.definition.strip(), sheet.unit, sheet.direction,
-            sheet.accumulation, sheet.aggregation, sheet.rolls_up, sheet.target_rule, sheet.disaggregations,
-            sheet.data_sources, sheet.frequency,
-            sheet.approach, sheet.counts_people, sheet.reported_by_grantees,
-            thresholds.series_code if thresholds else None, thresholds.upper if thresholds else None,
-            thresholds.lower if thresholds else None, thresholds.modified_z if thresholds else None,
-            sheet.status_bands.on_track, sheet.status_bands.at_risk, sheet.notes,
-            sheet.publication.model_dump_json(exclude_none=True)])
-    if rows:
-        connection.executemany(f"INSERT INTO indicator_catalog VALUES ({', '.join('?' * len(CATALOG_COLUMNS))})", rows)
+def build_sentinel_signals(connection: duckdb.DuckDBPyConnection, indicators_dir: Path) -> None:
+    """(Re)build `sentinel_signals`: every staged sentinel observation judged against its sheet's
+    thresholds and a robust baseline, by `indicators/_shared/sentinel_signals.sql`."""
+    try:
+        connection.execute((indicators_dir / SENTINEL_SIGNALS_FILE).read_text(encoding="utf-8"))
+    except duckdb.Error as error:
+        raise IndicatorError(f"indicators/{SENTINEL_SIGNALS_FILE}: {error}") from None
 
 
 def create_shared_views(connection: duckdb.DuckDBPyConnection, views_sql: str, settings: Settings) -> None:
     """Create the views indicator SQL builds on; a staging table not loaded yet is created empty."""
-    from mel_pipeline.contract import SOURCES
-    from mel_pipeline.ingest import ensure_staging_table
-
     for source in SOURCES.values():
         if not table_exists(connection, f"stg_{source.name}"):
             ensure_staging_table(connection, source, source.schema(settings.as_of))
@@ -149,8 +132,6 @@ def inputs_fingerprint(connection: duckdb.DuckDBPyConnection, sql: str, paramete
     hashes and contract versions in `load_audit` (hashing millions of rows would cost what
     recomputing does), any other table by its rows.
     """
-    from mel_pipeline.contract import SOURCES
-
     described = {"sql": sql, "parameters": {name: str(value) for name, value in parameters.items()},
                  "shared": shared_sql}
     for table in sorted(tables_read(connection, sql, parameters)):

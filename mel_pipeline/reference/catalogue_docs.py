@@ -6,8 +6,8 @@ from what the pipeline computes; a test fails when the committed pages are stale
 
 from __future__ import annotations
 
-from mel_pipeline.codes import THEME_NAMES, THEMES
-from mel_pipeline.indicator_registry import IndicatorSheet
+from mel_pipeline.reference.catalogue import IndicatorSheet
+from mel_pipeline.reference.codes import THEME_NAMES, THEMES
 
 FIELDS = (("Theme", lambda s: f"{s.theme} ({THEME_NAMES[s.theme]})"), ("Unit", lambda s: s.unit),
           ("Direction", lambda s: s.direction.replace("_", " ")), ("Accumulation", lambda s: s.accumulation),

@@ -18,7 +18,7 @@ import defusedxml.sax
 import pyarrow as pa
 from defusedxml import DefusedXmlException, DTDForbidden
 
-from mel_pipeline.readers.files import UnreadableFile
+from mel_pipeline.raw.files import UnreadableFile
 
 IATI_ROOT = "iati-activities"
 MEASURED_ELEMENTS = ("target", "actual")

@@ -8,7 +8,7 @@ says where every row comes from) and converting them, without inventing anything
 - sentinel series (`sentinel` source) from `rrm_cases.csv` and `mexico_labor_stats.csv`.
 
 Every row keeps the URLs it was read from in its `source` / `source_url` column. Synthetic data
-lives in `mel_pipeline.synthetic`, which calls these functions.
+lives in `mel_pipeline.sample.synthetic`, which calls these functions.
 
 Conversion rules (the real files give some dates to the month or year only):
 
@@ -48,7 +48,7 @@ import unicodedata
 from pathlib import Path
 from typing import NamedTuple
 
-from mel_pipeline import codes
+from mel_pipeline.reference import codes
 
 ILAB_PROJECTS_FILE = "ilab_mexico_projects.csv"
 RRM_CASES_FILE = "rrm_cases.csv"

@@ -27,12 +27,20 @@ from urllib.parse import quote
 import duckdb
 import pandas as pd
 
-from mel_pipeline.codes import CONTRIBUTION, INTENTION, POLARITY, SIGNIFICANCE, STAKEHOLDER_GROUPS, THEME_NAMES, THEMES
-from mel_pipeline.marts import DIVERGENCE_GAP
+from mel_pipeline.marts.build import DIVERGENCE_GAP
+from mel_pipeline.reference.codes import (
+    CONTRIBUTION,
+    INTENTION,
+    POLARITY,
+    SIGNIFICANCE,
+    STAKEHOLDER_GROUPS,
+    THEME_NAMES,
+    THEMES,
+)
 from mel_pipeline.settings import REPO_ROOT
 
 if TYPE_CHECKING:  # importing quality at run time would load Great Expectations for nothing
-    from mel_pipeline.quality import QualityReport
+    from mel_pipeline.marts.quality import QualityReport
 
 SUPPRESSED = "suppressed"
 CONTRACT = REPO_ROOT / "docs" / "data-contract.md"

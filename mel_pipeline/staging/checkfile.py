@@ -10,12 +10,18 @@ from pathlib import Path
 
 import duckdb
 
-from mel_pipeline.contract import SOURCES
-from mel_pipeline.indicator_engine import write_catalog
-from mel_pipeline.indicator_registry import load_registry
-from mel_pipeline.ingest import UNREADABLE, FileResult, ensure_staging_table, ingest_source, load_files, unreadable_message
-from mel_pipeline.readers.files import SUFFIX_FORMATS, RawFile, sha256_of
+from mel_pipeline.raw.files import SUFFIX_FORMATS, RawFile, sha256_of
+from mel_pipeline.reference.catalogue import load_registry, write_catalog
 from mel_pipeline.settings import Settings
+from mel_pipeline.staging.contract import SOURCES
+from mel_pipeline.staging.ingest import (
+    UNREADABLE,
+    FileResult,
+    ensure_staging_table,
+    ingest_source,
+    load_files,
+    unreadable_message,
+)
 from mel_pipeline.warehouse import AUDIT_TABLES_SQL, configure
 
 
@@ -33,7 +39,7 @@ def check_file(path: Path, source_name: str, settings: Settings) -> tuple[list[s
         connection.execute(AUDIT_TABLES_SQL)
         tables = {reference.table for reference in source.references}
         if "indicator_catalog" in tables:
-            write_catalog(connection, load_registry(settings.indicators_dir))
+            write_catalog(connection, load_registry(settings.indicators_dir, SOURCES))
         if ("stg_projects" in tables or source.within_project_dates) and source_name != "projects":
             ingest_source(connection, settings, "projects")
         ensure_staging_table(connection, source, schema)

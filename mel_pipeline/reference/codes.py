@@ -165,6 +165,16 @@ STEP_KINDS = {"expected": ["esperado", "previsto"], "emergent": ["emergente", "n
 
 IATI_ROW_TYPES = {"baseline": [], "target": [], "actual": []}
 
+INDICATOR_CODE_PATTERN = r"^[A-Z]{3}-[0-9]{2}$"
+# The disaggregations of indicator tables: each one's Spanish header and vocabulary.
+DISAGGREGATIONS = {
+    "sex": ("sexo", SEX),
+    "state": ("estado", STATE_OR_TOTAL),
+    "employer_size": ("tamano_empresa", EMPLOYER_SIZES),
+    "supply_chain_tier": ("nivel_cadena", SUPPLY_CHAIN_TIERS),
+    "participant_type": ("tipo_participante", PARTICIPANT_TYPES),
+}
+
 
 def normalise_token(text: str) -> str:
     """Lower-case, strip accents and surrounding space, and fold runs of space, '_' and '-' into one space."""

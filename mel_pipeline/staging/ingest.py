@@ -32,15 +32,24 @@ import duckdb
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 
-from mel_pipeline.contract import SOURCES, Source
-from mel_pipeline.person_linking import RULE_FINGERPRINT, link_people, relink_needed
-from mel_pipeline.readers.files import HashCache, RawFile, TextFacts, UnreadableFile, check_readable, discover
-from mel_pipeline.readers.tabular import (
-    CsvDialect, HeaderMap, Malformed, arrow_relation, csv_relation, csv_scan_sql, map_header, read_xlsx, repair_csv,
-    sniff_csv, transcode_to_utf8,
+from mel_pipeline.raw.files import HashCache, RawFile, TextFacts, UnreadableFile, check_readable, discover
+from mel_pipeline.raw.tabular import (
+    CsvDialect,
+    HeaderMap,
+    Malformed,
+    arrow_relation,
+    csv_relation,
+    csv_scan_sql,
+    map_header,
+    read_xlsx,
+    repair_csv,
+    sniff_csv,
+    transcode_to_utf8,
 )
 from mel_pipeline.settings import Settings
-from mel_pipeline.validation import compile_validation, labelled, staged_columns, validate_into
+from mel_pipeline.staging.contract import SOURCES, Source
+from mel_pipeline.staging.person_linking import RULE_FINGERPRINT, link_people, relink_needed
+from mel_pipeline.staging.validation import compile_validation, labelled, staged_columns, validate_into
 from mel_pipeline.warehouse import quote_identifier as qi
 from mel_pipeline.warehouse import quote_literal as ql
 from mel_pipeline.warehouse import table_exists, table_fingerprint
@@ -265,7 +274,7 @@ def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Sou
     is read from a repaired UTF-8 copy; temporary copies are listed in `copies`.
     """
     if raw.format == "xml":
-        from mel_pipeline.readers.iati import read_iati
+        from mel_pipeline.raw.iati import read_iati
 
         return _arrow_input(connection, read_iati(raw.path, raw.relative_path), schema, raw.relative_path)
     if raw.format == "xlsx":
@@ -280,7 +289,7 @@ def _read_input(connection: duckdb.DuckDBPyConnection, raw: RawFile, source: Sou
     dialect = sniff_csv(raw, facts.encoding)
     notes = [facts.note] if facts.note else []
     if source.reader == "survey":
-        from mel_pipeline.readers.survey import read_survey_export
+        from mel_pipeline.raw.survey import read_survey_export
 
         path = raw.path
         if facts.note:

@@ -9,15 +9,15 @@ means adding these two files: no Python.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import duckdb
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from mel_pipeline.codes import THEMES
-from mel_pipeline.contract import DISAGGREGATIONS, INDICATOR_CODE_PATTERN, SOURCES
+from mel_pipeline.reference.codes import DISAGGREGATIONS, INDICATOR_CODE_PATTERN, THEMES
 
 RESULT_COLUMNS = ("project_code", "period_start", "period_end", "disaggregation", "disaggregation_value",
                   "numerator", "denominator", "value")
@@ -86,7 +86,8 @@ class IndicatorSheet(BaseModel):
     accumulation: Literal["incremental", "cumulative"]
     aggregation: Literal["sum", "ratio", "mean", "median", "distinct"]
     disaggregations: list[str] = []
-    data_sources: list[str] = Field(min_length=1)
+    # Source folder names; which exist is the staging contract's to say (`load_sheet` checks them).
+    data_sources: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z_]*$")]] = Field(min_length=1)
     frequency: str = "semi-annual"
     approach: Literal["conventional", "sentinel", "outcome_harvesting", "msc", "stakeholder_feedback",
                       "process_monitoring"]
@@ -110,9 +111,6 @@ class IndicatorSheet(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "IndicatorSheet":
-        unknown_sources = [name for name in self.data_sources if name not in SOURCES]
-        if unknown_sources:
-            raise ValueError(f"unknown data source(s) {unknown_sources}; known: {sorted(SOURCES)}")
         allowed = set(DISAGGREGATIONS) | set(EXTRA_DISAGGREGATIONS)
         unknown_dims = [name for name in self.disaggregations if name not in allowed]
         if unknown_dims:
@@ -195,8 +193,9 @@ class IndicatorSheet(BaseModel):
         return self.aggregation in ("sum", "ratio")
 
 
-def load_sheet(sheet_path: Path) -> IndicatorSheet:
-    """Read and validate one sheet and the SQL file of the same name beside it."""
+def load_sheet(sheet_path: Path, sources: Collection[str]) -> IndicatorSheet:
+    """Read and validate one sheet and the SQL file of the same name beside it; its data sources
+    must be among `sources`, the staging contract's (passed in: the catalogue stands below staging)."""
     label = sheet_path.as_posix()
     try:
         raw = yaml.safe_load(sheet_path.read_text(encoding="utf-8"))
@@ -213,6 +212,9 @@ def load_sheet(sheet_path: Path) -> IndicatorSheet:
         problems = "; ".join(f"{'.'.join(str(p) for p in item['loc']) or 'sheet'}: {item['msg']}"
                              for item in error.errors())
         raise IndicatorError(f"{label}: {problems}") from None
+    unknown_sources = [name for name in sheet.data_sources if name not in sources]
+    if unknown_sources:
+        raise IndicatorError(f"{label}: unknown data source(s) {unknown_sources}; known: {sorted(sources)}")
     if sheet.code != sheet_path.stem:
         raise IndicatorError(f"{label}: code {sheet.code} does not match the file name {sheet_path.stem}")
     if sheet.theme != sheet_path.parent.name:
@@ -226,13 +228,14 @@ def load_sheet(sheet_path: Path) -> IndicatorSheet:
     return sheet
 
 
-def load_registry(indicators_dir: Path) -> list[IndicatorSheet]:
-    """Every sheet under `indicators_dir/<theme>/`, validated, sorted by code; codes must be unique."""
+def load_registry(indicators_dir: Path, sources: Collection[str]) -> list[IndicatorSheet]:
+    """Every sheet under `indicators_dir/<theme>/`, validated against the data `sources` there are,
+    sorted by code; codes must be unique."""
     sheets = []
     for theme in THEMES:
         folder = indicators_dir / theme
         if folder.is_dir():
-            sheets += [load_sheet(path) for path in sorted(folder.glob("*.yaml"))]
+            sheets += [load_sheet(path, sources) for path in sorted(folder.glob("*.yaml"))]
     seen: dict[str, str] = {}
     for sheet in sheets:
         if sheet.code in seen:
@@ -247,3 +250,35 @@ def load_registry(indicators_dir: Path) -> list[IndicatorSheet]:
 def shared_views_sql(indicators_dir: Path) -> str:
     """The views every indicator's SQL may use (`indicators/_shared/views.sql`)."""
     return (indicators_dir / SHARED_VIEWS_FILE).read_text(encoding="utf-8")
+
+
+CATALOG_COLUMNS = ("code", "name", "theme", "definition", "unit", "direction", "accumulation", "aggregation",
+                   "rolls_up", "target_rule", "disaggregations", "data_sources", "frequency", "approach", "counts_people",
+                   "reported_by_grantees", "series_code", "threshold_upper", "threshold_lower", "modified_z",
+                   "on_track_pct", "at_risk_pct", "notes", "publication")
+
+
+def write_catalog(connection: duckdb.DuckDBPyConnection, sheets: list[IndicatorSheet]) -> None:
+    """(Re)write `indicator_catalog`, one row per reference sheet."""
+    connection.execute("""
+        CREATE OR REPLACE TABLE indicator_catalog (
+            code VARCHAR PRIMARY KEY, name VARCHAR, theme VARCHAR, definition VARCHAR, unit VARCHAR,
+            direction VARCHAR, accumulation VARCHAR, aggregation VARCHAR, rolls_up BOOLEAN, target_rule VARCHAR,
+            disaggregations VARCHAR[],
+            data_sources VARCHAR[], frequency VARCHAR, approach VARCHAR, counts_people BOOLEAN,
+            reported_by_grantees BOOLEAN, series_code VARCHAR, threshold_upper DOUBLE, threshold_lower DOUBLE,
+            modified_z DOUBLE, on_track_pct DOUBLE, at_risk_pct DOUBLE, notes VARCHAR, publication VARCHAR)""")
+    rows = []
+    for sheet in sheets:
+        thresholds = sheet.thresholds
+        rows.append([
+            sheet.code, sheet.name, sheet.theme, sheet.definition.strip(), sheet.unit, sheet.direction,
+            sheet.accumulation, sheet.aggregation, sheet.rolls_up, sheet.target_rule, sheet.disaggregations,
+            sheet.data_sources, sheet.frequency,
+            sheet.approach, sheet.counts_people, sheet.reported_by_grantees,
+            thresholds.series_code if thresholds else None, thresholds.upper if thresholds else None,
+            thresholds.lower if thresholds else None, thresholds.modified_z if thresholds else None,
+            sheet.status_bands.on_track, sheet.status_bands.at_risk, sheet.notes,
+            sheet.publication.model_dump_json(exclude_none=True)])
+    if rows:
+        connection.executemany(f"INSERT INTO indicator_catalog VALUES ({', '.join('?' * len(CATALOG_COLUMNS))})", rows)

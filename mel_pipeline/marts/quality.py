@@ -32,9 +32,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from mel_pipeline.codes import CONTRIBUTION, INTENTION, POLARITY, SIGNIFICANCE, THEMES
-from mel_pipeline.disclosure import HIDDEN, KEY
-from mel_pipeline.marts import IDENTIFIER_PATTERNS, SURVEY_ITEMS
+from mel_pipeline.marts.build import IDENTIFIER_PATTERNS, SURVEY_ITEMS
+from mel_pipeline.marts.disclosure import HIDDEN, KEY
+from mel_pipeline.reference.codes import CONTRIBUTION, INTENTION, POLARITY, SIGNIFICANCE, THEMES
 
 # Great Expectations reports usage by default; the switch is read when the package is imported.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

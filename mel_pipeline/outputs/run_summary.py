@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from mel_pipeline.contract import LOAD_ORDER
-from mel_pipeline.marts import masked_identifiers_sql
+from mel_pipeline.marts.build import masked_identifiers_sql
 from mel_pipeline.settings import Settings
+from mel_pipeline.staging.contract import LOAD_ORDER
 from mel_pipeline.summaries import markdown_table
 from mel_pipeline.warehouse import open_warehouse
 from mel_pipeline.warehouse import quote_identifier as qi

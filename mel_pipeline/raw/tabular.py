@@ -21,11 +21,14 @@ from pathlib import Path
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 
-from mel_pipeline.codes import normalise_token
-from mel_pipeline.readers.files import SNIFF_BYTES, RawFile, UnreadableFile
-from mel_pipeline.validation import AMBIGUOUS_NUMBER
+from mel_pipeline.raw.files import SNIFF_BYTES, RawFile, UnreadableFile
+from mel_pipeline.reference.codes import normalise_token
 from mel_pipeline.warehouse import quote_identifier as qi
 from mel_pipeline.warehouse import quote_literal as ql
+
+# One separator followed by exactly three digits: '1.927' is 1927 in Spain and 1.927 in Mexico, '50,000'
+# fifty thousand in Mexico and fifty in Spain. A leading zero ('0.927') cannot start a thousands group.
+AMBIGUOUS_NUMBER = "[+-]?[1-9][0-9]{0,2}[.,][0-9]{3}"
 
 HEADER_SEARCH_ROWS = 20
 MAX_CSV_LINE_BYTES = 8 * 1024 * 1024

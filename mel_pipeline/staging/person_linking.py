@@ -48,8 +48,8 @@ import pyarrow as pa
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from mel_pipeline.contract import Source
-from mel_pipeline.validation import linking_column, linking_id_pseudonym_sql, linking_id_sql
+from mel_pipeline.staging.contract import Source
+from mel_pipeline.staging.validation import linking_column, linking_id_pseudonym_sql, linking_id_sql
 from mel_pipeline.warehouse import quote_identifier as qi
 
 # Each statement is formatted with the staging table and the staged pseudonym columns.

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mel_pipeline.readers.files import UnreadableFile
+from mel_pipeline.raw.files import UnreadableFile
 
 ODK, KOBO, PLAIN = "odk", "kobo", "plain"
 GROUP_SEPARATORS = {ODK: "-", KOBO: "/"}

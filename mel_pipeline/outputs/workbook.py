@@ -33,7 +33,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import duckdb
 
-from mel_pipeline.indicator_engine import EXACT
+from mel_pipeline.indicators.engine import EXACT
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")  # control characters XML 1.0 forbids

@@ -4,8 +4,8 @@ What belongs here: `generate`, which writes one folder per source under `out_dir
 are the contract's source names) in the shapes grantees and survey tools really send: CSV and
 Excel, English and Spanish headers, Spanish spellings of codes, KoboToolbox and ODK Central exports
 and an IATI 2.03 file. Real facts (the portfolio's projects, RRM cases, CFCRL/STPS statistics) come
-from `mel_pipeline.reference`; everything else is invented here. The Solidarity Center project's
-dates are assumed (see `mel_pipeline.reference`).
+from `mel_pipeline.reference.public_data`; everything else is invented here. The Solidarity Center project's
+dates are assumed (see `mel_pipeline.reference.public_data`).
 
 Same seed, same bytes: every random draw comes from a generator seeded by the seed and the file
 it is for, and the Excel files carry fixed timestamps. Nothing reads the clock. All dates are on
@@ -78,8 +78,8 @@ import pyarrow.csv as pa_csv
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from mel_pipeline import codes, reference
-from mel_pipeline.reference import ProjectRecord
+from mel_pipeline.reference import codes, public_data
+from mel_pipeline.reference.public_data import ProjectRecord
 
 FIRST_PERIOD_START = dt.date(2021, 1, 1)
 LAST_PERIOD_END = dt.date(2025, 6, 30)
@@ -339,8 +339,8 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 20240601, sample: bo
     and only the synthetic sentinel series is written.
     """
     out_dir = Path(out_dir)
-    register = (reference.portfolio_register(reference_dir / reference.ILAB_PROJECTS_FILE) if reference_dir
-                else list(reference.FALLBACK_REGISTER))
+    register = (public_data.portfolio_register(reference_dir / public_data.ILAB_PROJECTS_FILE) if reference_dir
+                else list(public_data.FALLBACK_REGISTER))
     plans = [Plan(project, **REAL_PLAN_DETAILS[project.project_code]) for project in register]
     plans += _synthetic_plans(int(scale // SCALE_PER_SYNTHETIC_PROJECT), seed)
     # Attendance first: the grantees' AWR-01 reports are counted from it.
@@ -494,7 +494,7 @@ def _synthetic_plans(count: int, seed: int) -> list[Plan]:
         project = ProjectRecord(
             code, f"{SYNTHETIC_TITLES[themes[0]]} en el sector automotriz ({code}, sintético)", code,
             f"Organización sintética {number}", start, end, float(rng.integers(1000, 8000) * 1000),
-            ";".join([*themes, "cla"]), reference.REPORT_DUE_DAYS, "")
+            ";".join([*themes, "cla"]), public_data.REPORT_DUE_DAYS, "")
         indicators = tuple(code for theme in themes for code in THEME_INDICATORS[theme])
         plans.append(Plan(project, states, indicators))
     return plans
@@ -1736,7 +1736,7 @@ INQUIRY_STATES = {
 INQUIRY_SPIKE = ("Guanajuato", dt.date(2022, 2, 1), 3.0)
 
 
-def _rights_inquiry_rows(seed: int) -> list[reference.SentinelRow]:
+def _rights_inquiry_rows(seed: int) -> list[public_data.SentinelRow]:
     """Monthly inquiries per 1,000 covered workers, 2021-01 to 2025-06, for 8 states and their total.
 
     Noise is bounded (uniform within 6% of the level) so that only the planted spike leaves the
@@ -1744,7 +1744,7 @@ def _rights_inquiry_rows(seed: int) -> list[reference.SentinelRow]:
     """
     rng = _rng(seed, "sentinel", "rights_inquiries")
     months = [dt.date(2021 + index // 12, index % 12 + 1, 1) for index in range(54)]
-    source = "synthetic: mel_pipeline.synthetic (rights-inquiries model)"
+    source = "synthetic: mel_pipeline.sample.synthetic (rights-inquiries model)"
     unit = "inquiries per 1,000 covered workers"
     label = "Consultas sobre derechos laborales por cada 1,000 trabajadores cubiertos"
     rows = []
@@ -1758,9 +1758,9 @@ def _rights_inquiry_rows(seed: int) -> list[reference.SentinelRow]:
             values[months.index(INQUIRY_SPIKE[1])] *= INQUIRY_SPIKE[2]
         values = np.round(values, 2)
         totals += values * workers / covered
-        rows += [reference.SentinelRow("rights_inquiries_per_1000", month, state, float(value), unit, label, source)
+        rows += [public_data.SentinelRow("rights_inquiries_per_1000", month, state, float(value), unit, label, source)
                  for month, value in zip(months, values)]
-    rows += [reference.SentinelRow("rights_inquiries_per_1000", month, "total", float(round(value, 2)), unit, label,
+    rows += [public_data.SentinelRow("rights_inquiries_per_1000", month, "total", float(round(value, 2)), unit, label,
                                    source) for month, value in zip(months, totals)]
     return rows
 
@@ -1768,7 +1768,7 @@ def _rights_inquiry_rows(seed: int) -> list[reference.SentinelRow]:
 def _write_sentinel(folder: Path, seed: int, reference_dir: Path | None) -> int:
     files = {"rights_inquiries.csv": _rights_inquiry_rows(seed)}
     if reference_dir is not None:
-        files["reference_rrm.csv"] = reference.rrm_sentinel_rows(reference_dir / reference.RRM_CASES_FILE)
-        files["reference_labor_stats.csv"] = reference.labor_stats_sentinel_rows(
-            reference_dir / reference.LABOR_STATS_FILE)
-    return sum(_write_csv(folder / name, reference.SENTINEL_COLUMNS, rows) for name, rows in files.items())
+        files["reference_rrm.csv"] = public_data.rrm_sentinel_rows(reference_dir / public_data.RRM_CASES_FILE)
+        files["reference_labor_stats.csv"] = public_data.labor_stats_sentinel_rows(
+            reference_dir / public_data.LABOR_STATS_FILE)
+    return sum(_write_csv(folder / name, public_data.SENTINEL_COLUMNS, rows) for name, rows in files.items())

@@ -6,7 +6,7 @@ validator need beyond pandera's vocabulary: the folder under `data/raw/`, the ac
 Spanish column aliases, the controlled vocabulary a code column is normalised against, and which
 columns are direct identifiers to be pseudonymised at ingest.
 
-`mel_pipeline.validation` compiles these schemas into DuckDB SQL; the test suite checks that
+`mel_pipeline.staging.validation` compiles these schemas into DuckDB SQL; the test suite checks that
 pandera's own pandas backend reaches the same verdicts on the fixtures. `docs/data-contract.md`
 is generated from this module (`mel contract`).
 """
@@ -21,7 +21,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.extensions import register_check_method
 
-from mel_pipeline import codes
+from mel_pipeline.reference import codes
 
 KINDS = ("text", "code", "integer", "number", "date", "datetime", "boolean", "identifier")
 _PANDAS_DTYPES = {
@@ -42,7 +42,6 @@ PHONE_PATTERN = r"^\+?[0-9 ()-]{8,20}$"
 PROJECT_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
 EARLIEST_DATE = pd.Timestamp("2015-01-01")
 DEFAULT_REPORT_DUE_DAYS = 30
-INDICATOR_CODE_PATTERN = r"^[A-Z]{3}-[0-9]{2}$"
 THEME_LIST_PATTERN = r"^(awareness|capacity|enforcement|compliance|cla)(;(awareness|capacity|enforcement|compliance|cla))*$"
 SERIES_CODE_PATTERN = r"^[a-z0-9_]{3,64}$"
 # What to tell a grantee instead of a regular expression.
@@ -51,7 +50,7 @@ PATTERN_HINTS = {
     EMAIL_PATTERN: "an email address",
     PHONE_PATTERN: "a phone number (8 to 20 digits, spaces, +, - or brackets)",
     PROJECT_CODE_PATTERN: "a project code (capital letters, digits and '-', e.g. CALLE)",
-    INDICATOR_CODE_PATTERN: "an indicator code such as AWR-01",
+    codes.INDICATOR_CODE_PATTERN: "an indicator code such as AWR-01",
     THEME_LIST_PATTERN: "theme codes separated by ';' (awareness;capacity;enforcement;compliance;cla)",
     SERIES_CODE_PATTERN: "a series code in lower case with '_' (e.g. rrm_days_to_resolution)",
 }
@@ -99,7 +98,7 @@ def column(
     select-multiple answer and count the options chosen. `number_format='decimal_point'` says the
     column's numbers are written with a decimal point and comma thousands separators (xsd:decimal, Mexican
     public statistics), so "1,430" is read as 1430; without it such a number is ambiguous (see
-    `validation.AMBIGUOUS_NUMBER`).
+    `raw.tabular.AMBIGUOUS_NUMBER`).
     """
     assert kind in KINDS, kind
     all_checks = list(checks)
@@ -141,13 +140,6 @@ def project_code_column(description: str = "Project code, as in the portfolio re
                   checks=(pa.Check.str_matches(PROJECT_CODE_PATTERN),), description=description)
 
 
-DISAGGREGATIONS = {
-    "sex": ("sexo", codes.SEX),
-    "state": ("estado", codes.STATE_OR_TOTAL),
-    "employer_size": ("tamano_empresa", codes.EMPLOYER_SIZES),
-    "supply_chain_tier": ("nivel_cadena", codes.SUPPLY_CHAIN_TIERS),
-    "participant_type": ("tipo_participante", codes.PARTICIPANT_TYPES),
-}
 
 
 def disaggregation_columns() -> list[pa.Column]:
@@ -155,7 +147,7 @@ def disaggregation_columns() -> list[pa.Column]:
     return [
         column(name, "code", optional_column=True, default="total", aliases=(alias,), vocabulary=vocabulary,
                description=f"Disaggregation by {name.replace('_', ' ')}; blank or 'total' for the total.")
-        for name, (alias, vocabulary) in DISAGGREGATIONS.items()
+        for name, (alias, vocabulary) in codes.DISAGGREGATIONS.items()
     ]
 
 
@@ -253,7 +245,7 @@ def _indicator_reports(as_of: dt.date) -> pa.DataFrameSchema:
     return frame([
         project_code_column(),
         column("indicator_code", "code", aliases=("codigo_indicador", "indicador", "clave_indicador"),
-               case="upper", checks=(pa.Check.str_matches(INDICATOR_CODE_PATTERN),)),
+               case="upper", checks=(pa.Check.str_matches(codes.INDICATOR_CODE_PATTERN),)),
         *period_columns(as_of),
         *disaggregation_columns(),
         column("numerator", "number", required=False, optional_column=True, aliases=("numerador",),
@@ -278,7 +270,7 @@ def _targets(as_of: dt.date) -> pa.DataFrameSchema:
     return frame([
         project_code_column(),
         column("indicator_code", "code", aliases=("codigo_indicador", "indicador"),
-               case="upper", checks=(pa.Check.str_matches(INDICATOR_CODE_PATTERN),)),
+               case="upper", checks=(pa.Check.str_matches(codes.INDICATOR_CODE_PATTERN),)),
         column("period_start", "date", aliases=("periodo_inicio",), checks=(pa.Check.ge(EARLIEST_DATE),)),
         column("period_end", "date", aliases=("periodo_fin",)),
         column("baseline", "number", required=False, optional_column=True, aliases=("linea_base",)),
@@ -456,7 +448,7 @@ SOURCES: dict[str, Source] = {
                key=("project_code",)),
         Source("indicator_reports", "Grantees' periodic indicator tables: one row per indicator, period and disaggregation.",
                ("csv", "xlsx"), _indicator_reports,
-               key=("project_code", "indicator_code", "period_start", "period_end", *DISAGGREGATIONS),
+               key=("project_code", "indicator_code", "period_start", "period_end", *codes.DISAGGREGATIONS),
                references=(PROJECT_REFERENCE, GRANTEE_INDICATOR_REFERENCE),
                within_project_dates=("period_start", "period_end"), rates_need_parts=True),
         Source("targets", "Baselines and targets per project, indicator and period.", ("csv", "xlsx"), _targets,

@@ -18,7 +18,7 @@ from typing import Callable
 
 import duckdb
 
-from mel_pipeline.marts import build_marts
+from mel_pipeline.marts.build import build_marts
 from mel_pipeline.settings import Settings
 from mel_pipeline.warehouse import quote_literal as ql
 

@@ -10,15 +10,15 @@ import datetime as dt
 
 import pandas as pd
 
-from mel_pipeline.contract import PATTERN_HINTS, SOURCES, Source
-from mel_pipeline.validation import KIND_NAMES, MISSING_MARKERS, staged_columns
+from mel_pipeline.staging.contract import PATTERN_HINTS, SOURCES, Source
+from mel_pipeline.staging.validation import KIND_NAMES, MISSING_MARKERS, staged_columns
 
 # The document shows date bounds that depend on the run's as-of date symbolically.
 DOCUMENT_AS_OF = dt.date(2200, 1, 1)
 
 PREAMBLE = f"""# Data contract
 
-Generated from `mel_pipeline/contract.py` by `mel contract` (or `make contract`); do not edit by hand.
+Generated from `mel_pipeline/staging/contract.py` by `mel contract` (or `make contract`); do not edit by hand.
 
 Each source has a folder under `data/raw/`. Every file in it is read on every refresh (files whose
 content has not changed since their last load are skipped). For every file the pipeline records one row
