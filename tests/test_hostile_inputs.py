@@ -374,8 +374,8 @@ def test_every_corpus_file_has_an_expected_outcome_and_a_line_in_the_readme():
 MEASURE = textwrap.dedent("""
     import datetime as dt, json, resource, sys, time
     from pathlib import Path
-    from mel_pipeline.reference.catalogue import write_catalog
-    from mel_pipeline.reference.catalogue import load_registry
+    from mel_pipeline.reference.catalogue import load_registry, write_catalog
+    from mel_pipeline.staging.contract import SOURCES
     from mel_pipeline.staging.ingest import ingest_source
     from mel_pipeline.settings import Settings
     from mel_pipeline.warehouse import open_warehouse
